@@ -1,0 +1,160 @@
+"""Paper checks: declarative, measurable statements of a paper's qualitative claims.
+
+A check reads the aggregated results of a sweep (median over trials per method x d x kappa) at the largest d
+of the sweep, and the target's reference levels (``TargetSpec.reference_levels``), and returns PASS/FAIL with
+the numbers it compared. Thresholds are fields of the check, written in the preset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from depthlab.analysis import AggregateRow
+from depthlab.config import Config
+
+Where = Literal["kappa_max", "kappa_min"]
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    rows: list[AggregateRow]
+    references: dict[int, dict[str, float]]  # d -> reference levels
+
+    @property
+    def d(self) -> int:
+        return max(r.d for r in self.rows)
+
+    def value(self, method: str, metric: str, where: Where) -> tuple[float, float]:
+        """(kappa, median metric) of ``method`` at the smallest / largest kappa of the largest d."""
+        rows = [r for r in self.rows if r.method == method and r.d == self.d]
+        if not rows:
+            raise LookupError(f"no results for method {method!r} at d={self.d}")
+        row = max(rows, key=lambda r: r.kappa) if where == "kappa_max" else min(rows, key=lambda r: r.kappa)
+        return row.kappa, row.stat(metric)
+
+
+def _fmt(x: float) -> str:
+    return "nan" if math.isnan(x) else f"{x:.4g}"
+
+
+class _Check(Config):
+    name: str
+    description: str = ""
+
+
+class OrderingCheck(_Check):
+    """median metric(methods[0]) < median metric(methods[1]) < ... at the given end of the kappa grid."""
+
+    kind: Literal["ordering"] = "ordering"
+    methods: list[str]
+    metric: str = "test_mse"
+    at: Where = "kappa_max"
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        vals = [(m, *ctx.value(m, self.metric, self.at)) for m in self.methods]
+        ok = all(a[2] < b[2] for a, b in zip(vals, vals[1:], strict=False))
+        detail = " < ".join(f"{m} {_fmt(v)}" for m, _, v in vals) + f"  ({self.metric} at kappa={vals[0][1]:.3g})"
+        return CheckResult(self.name, ok, detail, {m: v for m, _, v in vals})
+
+
+class BoundCheck(_Check):
+    """median metric(method) at one end of the grid compared with a number or factor x a reference level."""
+
+    kind: Literal["bound"] = "bound"
+    method: str
+    metric: str = "test_mse"
+    at: Where = "kappa_max"
+    op: Literal["<", ">"] = "<"
+    value: float | None = None
+    reference: str | None = None  # a key of TargetSpec.reference_levels(), e.g. "best_linear_h"
+    factor: float = 1.0
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        kappa, v = ctx.value(self.method, self.metric, self.at)
+        if self.reference is not None:
+            ref = ctx.references.get(ctx.d, {})
+            if self.reference not in ref:
+                raise LookupError(f"reference level {self.reference!r} unknown; have {sorted(ref)}")
+            bound = self.factor * ref[self.reference]
+            what = f"{self.factor:g} x {self.reference} = {_fmt(bound)}"
+        elif self.value is not None:
+            bound, what = self.value, _fmt(self.value)
+        else:
+            raise ValueError(f"check {self.name!r}: set value or reference")
+        ok = v < bound if self.op == "<" else v > bound
+        detail = f"{self.method} {self.metric} = {_fmt(v)} at kappa={kappa:.3g}  {self.op} {what}"
+        return CheckResult(self.name, bool(ok), detail, {"value": v, "bound": bound})
+
+
+class RiseCheck(_Check):
+    """metric(method) rises across the grid: final >= min_final and final >= min_ratio x initial."""
+
+    kind: Literal["rises"] = "rises"
+    method: str
+    metric: str = "overlap_h"
+    min_final: float
+    min_ratio: float = 1.0
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        k0, v0 = ctx.value(self.method, self.metric, "kappa_min")
+        k1, v1 = ctx.value(self.method, self.metric, "kappa_max")
+        ok = v1 >= self.min_final and v1 >= self.min_ratio * v0
+        detail = (
+            f"{self.method} {self.metric}: {_fmt(v0)} at kappa={k0:.3g} -> {_fmt(v1)} at kappa={k1:.3g} "
+            f"(need >= {self.min_final:g} and >= {self.min_ratio:g} x start)"
+        )
+        return CheckResult(self.name, bool(ok), detail, {"start": v0, "end": v1})
+
+
+class LeavesTrivialCheck(_Check):
+    """Every method starts near the trivial error and ends well below it:
+    test_mse(kappa_min) >= start_fraction x E f*^2  and  test_mse(kappa_max) <= end_fraction x E f*^2."""
+
+    kind: Literal["leaves_trivial"] = "leaves_trivial"
+    methods: list[str]
+    start_fraction: float = 0.8
+    end_fraction: float = 0.9
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        trivial = ctx.references.get(ctx.d, {}).get("trivial", float("nan"))
+        parts, ok, measured = [], True, {"trivial": trivial}
+        for m in self.methods:
+            _, v0 = ctx.value(m, "test_mse", "kappa_min")
+            _, v1 = ctx.value(m, "test_mse", "kappa_max")
+            good = v0 >= self.start_fraction * trivial and v1 <= self.end_fraction * trivial
+            ok = ok and good
+            parts.append(f"{m} {_fmt(v0)} -> {_fmt(v1)}{'' if good else ' (!)'}")
+            measured[f"{m}_start"], measured[f"{m}_end"] = v0, v1
+        detail = (
+            f"E f*^2 = {_fmt(trivial)}; need start >= {self.start_fraction:g}x, end <= {self.end_fraction:g}x: "
+            + ", ".join(parts)
+        )
+        return CheckResult(self.name, ok, detail, measured)
+
+
+CheckConfig = Annotated[
+    OrderingCheck | BoundCheck | RiseCheck | LeavesTrivialCheck, Field(discriminator="kind")
+]
+
+
+def run_checks(checks: list[CheckConfig], ctx: CheckContext) -> list[CheckResult]:
+    """Evaluate every check; a check that cannot be evaluated (missing data) is a FAIL saying why."""
+    out = []
+    for c in checks:
+        try:
+            out.append(c.evaluate(ctx))
+        except (LookupError, ValueError) as e:
+            out.append(CheckResult(c.name, False, f"cannot evaluate: {e}"))
+    return out

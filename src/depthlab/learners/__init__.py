@@ -1,0 +1,18 @@
+"""Learners: one module per algorithm, one protocol (``learners.base.LearnerSpec``)."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.learners.kernel_ridge import KernelRidge
+from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
+from depthlab.learners.two_layer import TwoLayer
+
+# Discriminated by ``kind``; a preset's methods map a display name to one of these.
+LearnerConfig = Annotated[
+    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge,
+    Field(discriminator="kind"),
+]
+
+__all__ = ["JointThreeLayer", "KernelRidge", "LayerwiseThreeLayer", "LearnerConfig", "LearnerSpec", "TwoLayer"]

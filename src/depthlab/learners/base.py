@@ -1,0 +1,43 @@
+"""The learner protocol (one uniform estimator interface, scikit-learn style, but pure and jittable).
+
+    spec = spec.resolve(d, n, n_max)        fix hyperparameters tied to the grid (e.g. p1 from n_max)
+    params = spec.fit(key, x, y)            pure function of its inputs; a whole training run compiles
+    yhat = spec.predict(params, x)
+    spec.first_layer(params)                (p1, d) first-layer weights, or None   -> overlap M_W
+    spec.hidden_preactivation(params, x)    (n, p2) second-layer preactivations, or None -> overlap M_h
+
+All hyperparameters live in the (frozen, validated) spec with the paper's defaults.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+from jax import Array
+
+from depthlab.config import Config
+
+
+class LearnerSpec(Config):
+    kind: str
+
+    def resolve(self, d: int, n: int, n_max: int) -> LearnerSpec:
+        """Return a copy with every grid-dependent hyperparameter made explicit."""
+        return self
+
+    @abstractmethod
+    def fit(self, key: Array, x: Array, y: Array) -> Any: ...
+
+    @abstractmethod
+    def predict(self, params: Any, x: Array) -> Array: ...
+
+    def first_layer(self, params: Any) -> Array | None:
+        return None
+
+    def hidden_preactivation(self, params: Any, x: Array) -> Array | None:
+        return None
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        """Estimate of the peak working set of one trial's ``fit`` (for chunking trials)."""
+        return 8 * n * d * itemsize

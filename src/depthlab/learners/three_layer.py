@@ -1,0 +1,217 @@
+r"""Three-layer ReLU network trained layer-wise or jointly (Dandi et al. 2025, Sec. 3 and App. F.4).
+
+    f(x) = w_3^T relu( W_2 relu(W_1 x + b_1) + b_2 ),   W_1: p1 x d,  W_2: p2 x p1,  w_3: p2
+
+Initialisation (public code): W_1 ~ N(0, 1/d), W_2 ~ eps N(0, 1/p1), w_3 ~ eps N(0, 1/p2),
+b_1 ~ U(-1, 1), b_2 ~ eps U(-1, 1) with eps = eps_init = 0.2; biases are never trained.
+Loss: 1/2 squared error on minibatches of m = int(0.7 n) of the n training samples ("T iterations" =
+int(T/0.7) steps); g_1 = grad_{W_1} / m, but g_2, g_3 are divided by the full n (public-code quirk, an
+effective 0.7 factor on their step sizes).
+
+Layer-wise (``LayerwiseThreeLayer``):
+  1. T_1 = int(15 ln d):       W_1 <- W_1 - lr (sqrt(p1) g_1 / eps^2 + reg1 W_1)
+  2. T_2 = int(5 d^{3/2}):     W_2 <- W_2 - 4 lr (sqrt(p2) g_2 / (eps p1) + reg2 d^{-3/2} W_2)
+     (the layer-1 features relu(W_1 x + b_1) are frozen, so they are computed once for the stage)
+  3. w_3 = (H^T H + lambda n I)^{-1} H^T y  with H = relu(W_2 relu(W_1 x + b_1) + b_2)  (ridge readout)
+
+Joint (``JointThreeLayer``): T_2 steps updating all three layers with prefactor 0.15 lr:
+  W_1 -= 0.15 lr (sqrt(p1) g_1/eps^2 + reg1 W_1),  W_2 -= 0.15 lr (sqrt(p2) g_2/(eps p1) + reg2 d^{-3/2} W_2),
+  w_3 -= 0.15 lr (g_3/(eps p2) + reg3 w_3).
+
+Widths: p1 = int(n_max^{1-delta}) with delta = 0.1 (n_max the largest n of the sweep), p2 = 100.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from pydantic import PositiveFloat, PositiveInt, model_validator
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.learners.common import (
+    Sampler,
+    batch_size,
+    minibatch_loop,
+    num_steps,
+    relu,
+    ridge_readout,
+    uniform_bias,
+)
+
+
+class ThreeLayerParams(NamedTuple):
+    w1: Array  # (p1, d)
+    b1: Array  # (p1,)
+    w2: Array  # (p2, p1)
+    b2: Array  # (p2,)
+    w3: Array  # (p2,)
+
+
+def init_three_layer(key: Array, d: int, p1: int, p2: int, eps: float, dtype: jnp.dtype) -> ThreeLayerParams:
+    k1, k2, k3, k4, k5 = jax.random.split(key, 5)
+    return ThreeLayerParams(
+        w1=jax.random.normal(k1, (p1, d), dtype) / math.sqrt(d),
+        b1=uniform_bias(k4, (p1,), 1.0, dtype),
+        w2=eps * jax.random.normal(k2, (p2, p1), dtype) / math.sqrt(p1),
+        b2=uniform_bias(k5, (p2,), eps, dtype),
+        w3=eps * jax.random.normal(k3, (p2,), dtype) / math.sqrt(p2),
+    )
+
+
+def layer1_features(p: ThreeLayerParams, x: Array) -> Array:
+    return relu(x @ p.w1.T + p.b1)
+
+
+def layer2_preactivation(p: ThreeLayerParams, x: Array) -> Array:
+    return layer1_features(p, x) @ p.w2.T + p.b2
+
+
+def forward(p: ThreeLayerParams, x: Array) -> Array:
+    return relu(layer2_preactivation(p, x)) @ p.w3
+
+
+def half_sse(p: ThreeLayerParams, x: Array, y: Array) -> Array:
+    """1/2 sum of squared errors (callers divide by m or n as the algorithm prescribes)."""
+    r = forward(p, x) - y
+    return 0.5 * jnp.sum(r * r)
+
+
+def _layer2_half_sse(w2: Array, b2: Array, w3: Array, h1: Array, y: Array) -> Array:
+    r = relu(h1 @ w2.T + b2) @ w3 - y
+    return 0.5 * jnp.sum(r * r)
+
+
+class _ThreeLayerBase(LearnerSpec):
+    p1: PositiveInt | None = None  # None: int(n_max^(1-delta)) (public code)
+    delta: float = 0.1  # p1 = int(n_max^(1-delta)) (public code, example yaml)
+    p2: PositiveInt = 100  # public code's example yaml (paper F.4 says 600)
+    eps_init: PositiveFloat = 0.2  # hard-coded default of the public code
+    lr: PositiveFloat = 1.0  # base learning rate (example yaml)
+    t2_coef: PositiveFloat = 5.0  # T_2 = int(5 d^1.5) iterations (example yaml coef_iter)
+    batch_fraction: float = 0.7  # minibatch = int(0.7 n) samples without replacement (example yaml)
+    ridge: float = 1.0  # ridge lambda, times n (example yaml)
+    sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
+
+    @model_validator(mode="after")
+    def _check_fraction(self) -> _ThreeLayerBase:
+        if not 0.0 < self.batch_fraction <= 1.0:
+            raise ValueError(f"batch_fraction must be in (0, 1], got {self.batch_fraction}")
+        if not 0.0 <= self.delta < 1.0:
+            raise ValueError(f"delta must be in [0, 1), got {self.delta}")
+        return self
+
+    def resolve(self, d: int, n: int, n_max: int) -> _ThreeLayerBase:
+        if self.p1 is not None:
+            return self
+        return self.model_copy(update={"p1": max(1, int(n_max ** (1.0 - self.delta)))})
+
+    @property
+    def width1(self) -> int:
+        if self.p1 is None:
+            raise ValueError("p1 is unresolved: call resolve(d, n, n_max) first")
+        return self.p1
+
+    def predict(self, params: ThreeLayerParams, x: Array) -> Array:
+        return forward(params, x)
+
+    def first_layer(self, params: ThreeLayerParams) -> Array:
+        return params.w1
+
+    def hidden_preactivation(self, params: ThreeLayerParams, x: Array) -> Array:
+        return layer2_preactivation(params, x)
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        p1, p2 = self.width1, self.p2
+        return itemsize * (3 * n * p1 + 2 * n * d + 4 * p1 * (p2 + d) + 4 * n * p2)
+
+
+class LayerwiseThreeLayer(_ThreeLayerBase):
+    """Layer-wise GD: W_1, then W_2, then ridge on w_3 (module docstring has the updates)."""
+
+    kind: Literal["layerwise"] = "layerwise"
+    t1_coef: PositiveFloat = 15.0  # T_1 = int(15 ln d) (public code)
+    lr2_factor: PositiveFloat = 4.0  # layer-2 prefactor 4 (public code; paper text says 2)
+    reg1: float = 0.0
+    reg2: float = 0.0
+    data: Literal["shared", "fresh"] = "shared"  # shared: every stage reuses the n samples (public code)
+
+    def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
+        n, d = x.shape
+        p1, p2, eps, lr = self.width1, self.p2, self.eps_init, self.lr
+        kinit, k1, k2 = jax.random.split(key, 3)
+        params = init_three_layer(kinit, d, p1, p2, eps, x.dtype)
+        if self.data == "fresh":
+            if n < 6:
+                raise ValueError(f"data='fresh' splits n into three stages; n = {n} is too small")
+            s = n // 3
+            (x1, y1), (x2, y2), (x3, y3) = (x[:s], y[:s]), (x[s : 2 * s], y[s : 2 * s]), (x[2 * s :], y[2 * s :])
+        else:
+            x1 = x2 = x3 = x
+            y1 = y2 = y3 = y
+
+        # Stage 1: train W_1.
+        n1 = x1.shape[0]
+        m1 = batch_size(n1, self.batch_fraction)
+        steps1 = num_steps(int(self.t1_coef * math.log(d)), self.batch_fraction)
+        grad1 = jax.grad(lambda w1, xb, yb: half_sse(params._replace(w1=w1), xb, yb))
+
+        def step1(w1: Array, batch: tuple[Array, ...]) -> Array:
+            g = grad1(w1, *batch) / m1
+            return w1 - lr * (math.sqrt(p1) * g / eps**2 + self.reg1 * w1)
+
+        w1 = minibatch_loop(k1, (x1, y1), m1, steps1, step1, params.w1, self.sampler)
+        params = params._replace(w1=w1)
+
+        # Stage 2: train W_2 on frozen layer-1 features (computed once for the stage).
+        n2 = x2.shape[0]
+        h1 = layer1_features(params, x2)
+        m2 = batch_size(n2, self.batch_fraction)
+        steps2 = num_steps(int(self.t2_coef * d**1.5), self.batch_fraction)
+        grad2 = jax.grad(_layer2_half_sse)
+        c2 = self.lr2_factor * lr
+
+        def step2(w2: Array, batch: tuple[Array, ...]) -> Array:
+            g = grad2(w2, params.b2, params.w3, *batch) / n2  # / n: public-code quirk
+            return w2 - c2 * (math.sqrt(p2) * g / (eps * p1) + self.reg2 * d**-1.5 * w2)
+
+        w2 = minibatch_loop(k2, (h1, y2), m2, steps2, step2, params.w2, self.sampler)
+        params = params._replace(w2=w2)
+
+        # Stage 3: ridge readout.
+        h2 = relu(layer2_preactivation(params, x3))
+        return params._replace(w3=ridge_readout(h2, y3, self.ridge))
+
+
+class JointThreeLayer(_ThreeLayerBase):
+    """Joint GD on all three layers for T_2 iterations (module docstring has the updates)."""
+
+    kind: Literal["joint"] = "joint"
+    lr_factor: PositiveFloat = 0.15  # public code (paper text says 0.2)
+    reg1: float = 0.0
+    reg2: float = 0.01  # example yaml reg2_setup_joint
+    reg3: float = 0.0
+
+    def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
+        n, d = x.shape
+        p1, p2, eps = self.width1, self.p2, self.eps_init
+        kinit, kb = jax.random.split(key)
+        params = init_three_layer(kinit, d, p1, p2, eps, x.dtype)
+        m = batch_size(n, self.batch_fraction)
+        steps = num_steps(int(self.t2_coef * d**1.5), self.batch_fraction)
+        c = self.lr_factor * self.lr
+        grad = jax.grad(half_sse)
+
+        def step(p: ThreeLayerParams, batch: tuple[Array, ...]) -> ThreeLayerParams:
+            g = grad(p, *batch)
+            g1, g2, g3 = g.w1 / m, g.w2 / n, g.w3 / n  # public code: W_1 grad / m, W_2 and w_3 / n
+            return p._replace(
+                w1=p.w1 - c * (math.sqrt(p1) * g1 / eps**2 + self.reg1 * p.w1),
+                w2=p.w2 - c * (math.sqrt(p2) * g2 / (eps * p1) + self.reg2 * d**-1.5 * p.w2),
+                w3=p.w3 - c * (g3 / (eps * p2) + self.reg3 * p.w3),
+            )
+
+        return minibatch_loop(kb, (x, y), m, steps, step, params, self.sampler)

@@ -1,0 +1,108 @@
+r"""Two-layer ReLU network: first layer by GD, then a ridge readout (Dandi et al. 2025, App. F.4 baseline).
+
+    f(x) = w_2^T relu(W_1 x + b_1),   W_1: p x d,   p = int(p1 / 15),  p1 = int(n_max^{1-delta})
+
+Initialisation: W_1 ~ N(0, 1/d), b_1 ~ U(-1, 1) (fixed), w_2 ~ eps N(0, 1/p) (fixed while W_1 trains).
+T = int(5 d^{3/2}) iterations of  W_1 <- W_1 - lr (sqrt(p) g / eps + reg W_1),  g = grad_{W_1} (1/2 SSE) / m
+on minibatches of m = int(0.7 n) samples (int(T/0.7) steps); then w_2 = (H^T H + lambda n I)^{-1} H^T y.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from pydantic import PositiveFloat, PositiveInt, model_validator
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.learners.common import (
+    Sampler,
+    batch_size,
+    minibatch_loop,
+    num_steps,
+    relu,
+    ridge_readout,
+    uniform_bias,
+)
+
+
+class TwoLayerParams(NamedTuple):
+    w1: Array  # (p, d)
+    b1: Array  # (p,)
+    w2: Array  # (p,)
+
+
+def two_layer_forward(p: TwoLayerParams, x: Array) -> Array:
+    return relu(x @ p.w1.T + p.b1) @ p.w2
+
+
+class TwoLayer(LearnerSpec):
+    """2-layer net: W_1 by minibatch GD, ridge readout (module docstring has the update)."""
+
+    kind: Literal["two_layer"] = "two_layer"
+    p: PositiveInt | None = None  # None: int(int(n_max^(1-delta)) / width_divisor)
+    width_divisor: PositiveFloat = 15.0  # public code (paper F.4 says 25)
+    delta: float = 0.1
+    eps_init: PositiveFloat = 0.2
+    lr: PositiveFloat = 1.0
+    reg: float = 0.01  # example yaml reg1_setup_2layer
+    t_coef: PositiveFloat = 5.0  # T = int(5 d^1.5) iterations, as the 3-layer T_2
+    batch_fraction: float = 0.7
+    ridge: float = 1.0
+    sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
+
+    @model_validator(mode="after")
+    def _check_fraction(self) -> TwoLayer:
+        if not 0.0 < self.batch_fraction <= 1.0:
+            raise ValueError(f"batch_fraction must be in (0, 1], got {self.batch_fraction}")
+        return self
+
+    def resolve(self, d: int, n: int, n_max: int) -> TwoLayer:
+        if self.p is not None:
+            return self
+        p1 = int(n_max ** (1.0 - self.delta))
+        return self.model_copy(update={"p": max(1, int(p1 / self.width_divisor))})
+
+    @property
+    def width(self) -> int:
+        if self.p is None:
+            raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
+        return self.p
+
+    def fit(self, key: Array, x: Array, y: Array) -> TwoLayerParams:
+        n, d = x.shape
+        p, eps, lr = self.width, self.eps_init, self.lr
+        k1, k2, k3, kb = jax.random.split(key, 4)
+        params = TwoLayerParams(
+            w1=jax.random.normal(k1, (p, d), x.dtype) / math.sqrt(d),
+            b1=uniform_bias(k2, (p,), 1.0, x.dtype),
+            w2=eps * jax.random.normal(k3, (p,), x.dtype) / math.sqrt(p),
+        )
+        m = batch_size(n, self.batch_fraction)
+        steps = num_steps(int(self.t_coef * d**1.5), self.batch_fraction)
+
+        def loss(w1: Array, xb: Array, yb: Array) -> Array:
+            r = two_layer_forward(params._replace(w1=w1), xb) - yb
+            return 0.5 * jnp.sum(r * r)
+
+        grad = jax.grad(loss)
+
+        def step(w1: Array, batch: tuple[Array, ...]) -> Array:
+            g = grad(w1, *batch) / m
+            return w1 - lr * (math.sqrt(p) * g / eps + self.reg * w1)
+
+        w1 = minibatch_loop(kb, (x, y), m, steps, step, params.w1, self.sampler)
+        h = relu(x @ w1.T + params.b1)
+        return TwoLayerParams(w1=w1, b1=params.b1, w2=ridge_readout(h, y, self.ridge))
+
+    def predict(self, params: TwoLayerParams, x: Array) -> Array:
+        return two_layer_forward(params, x)
+
+    def first_layer(self, params: TwoLayerParams) -> Array:
+        return params.w1
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        return itemsize * (4 * n * self.width + 3 * n * d)

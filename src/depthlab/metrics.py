@@ -1,0 +1,61 @@
+r"""What the papers measure, as pure functions of one trial's outputs.
+
+* ``test_mse``    = mean_x (f(x) - f*(x))^2 on a fresh test set (noise-free target).
+* ``trivial_mse`` = mean_x f*(x)^2 (the error of predicting 0), on the same test set.
+* ``overlap_w``   (M_W, Dandi et al. Def. 6): for neuron i and branch b with orthonormal basis S_b,
+                  c_{i,b} = ||S_b w_i|| / ||w_i||;  M_W = mean_b sqrt(mean_i c_{i,b}^2).
+                  Random level ~ sqrt(D/d) (0.354 at d=64, D=8); 1 when every neuron lies in span(W*).
+* ``overlap_h``   (M_h): for second-layer unit j, u_j(x) = (W_2 relu(W_1 x + b_1) + b_2)_j, the
+                  uncentred cosine over the test inputs cos_{j,m} = <u_j, h*_m> / (||u_j|| ||h*_m||);
+                  M_h = mean_m sqrt(mean_j cos_{j,m}^2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+from jax import Array
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.targets.base import Batch, TargetSpec
+
+_TINY = 1e-30
+
+
+def mse(pred: Array, target: Array) -> Array:
+    r = pred - target
+    return jnp.mean(r * r)
+
+
+def subspace_overlap(w: Array, bases: Array) -> Array:
+    """M_W for weights w (p, d) and bases (B, D, d) with orthonormal rows."""
+    proj = jnp.einsum("bkd,pd->bpk", bases, w)  # (B, p, D)
+    cos2 = jnp.sum(proj * proj, axis=-1) / jnp.maximum(jnp.sum(w * w, axis=-1), _TINY)  # (B, p)
+    return jnp.mean(jnp.sqrt(jnp.mean(cos2, axis=-1)))
+
+
+def feature_overlap(u: Array, h: Array) -> Array:
+    """M_h for learned features u (n, p) and true features h (n, B): RMS over units of the uncentred cosine."""
+    num = u.T @ h  # (p, B)
+    den = jnp.linalg.norm(u, axis=0)[:, None] * jnp.linalg.norm(h, axis=0)[None, :]
+    cos = num / jnp.maximum(den, _TINY)
+    return jnp.mean(jnp.sqrt(jnp.mean(cos * cos, axis=0)))
+
+
+def evaluate(
+    target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
+) -> dict[str, Array]:
+    """All metrics of one trial (the keys present depend on what the learner exposes)."""
+    out = {
+        "test_mse": mse(learner.predict(params, test.x), test.f),
+        "train_mse": mse(learner.predict(params, train.x), train.y),
+        "trivial_mse": jnp.mean(test.f * test.f),
+    }
+    w = learner.first_layer(params)
+    if w is not None:
+        out["overlap_w"] = subspace_overlap(w, target.subspaces(inst))
+    u = learner.hidden_preactivation(params, test.x)
+    if u is not None:
+        out["overlap_h"] = feature_overlap(u, test.h)
+    return out

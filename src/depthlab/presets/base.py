@@ -1,0 +1,138 @@
+"""The preset model: a declarative, validated description of one paper experiment, and ``--set`` overrides.
+
+Grid: for each d in ``d`` and kappa on ``num_kappa`` evenly spaced values in [kappa_min, kappa_max],
+n = int(d^kappa) (rounded down, as ``np.logspace(..., base=d, dtype=int)`` in the public code); repeated n
+at small kappa are merged. Every (method, d, n) cell runs ``trials`` seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from depthlab.checks import CheckConfig
+from depthlab.config import Config, format_validation_error
+from depthlab.learners import LearnerConfig
+from depthlab.targets import TargetConfig
+
+
+class PresetError(ValueError):
+    """A preset name, override or value that cannot be used; the message names the field."""
+
+
+class Preset(Config):
+    name: str
+    paper: str
+    description: str
+    est_runtime: str = "unknown"  # wall time on 2 cores, as measured
+    target: TargetConfig
+    methods: dict[str, LearnerConfig]
+    d: int | list[int]
+    kappa_min: float
+    kappa_max: float
+    num_kappa: int = Field(ge=1)
+    trials: int = Field(ge=1)
+    seed: int = Field(default=0, ge=0)
+    n_test: int = Field(default=1000, ge=1)
+    precision: Literal["float32", "float64"] = "float32"
+    checks: list[CheckConfig] = Field(default_factory=list)
+    theory: dict[str, float] = Field(default_factory=dict)  # named thresholds (kappa), drawn on plots
+
+    @field_validator("d")
+    @classmethod
+    def _d_valid(cls, v: int | list[int]) -> int | list[int]:
+        ds = [v] if isinstance(v, int) else v
+        if not ds:
+            raise ValueError("d must name at least one dimension")
+        if any(x < 2 for x in ds):
+            raise ValueError(f"every d must be >= 2, got {ds}")
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _methods_nonempty(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            raise ValueError("a preset needs at least one method")
+        return v
+
+    @model_validator(mode="after")
+    def _grid_valid(self) -> Preset:
+        if self.kappa_min <= 0 or self.kappa_max < self.kappa_min:
+            raise ValueError(f"need 0 < kappa_min <= kappa_max, got {self.kappa_min}, {self.kappa_max}")
+        for d in self.ds:
+            try:
+                self.target_for(d)
+            except ValidationError as e:
+                raise ValueError(f"target invalid at d={d}: {format_validation_error(e)}") from None
+            if min(self.ns(d)) < 2:
+                raise ValueError(
+                    f"kappa_min={self.kappa_min} gives n = int({d}^{self.kappa_min}) < 2 training samples"
+                )
+        names = set(self.methods)
+        for c in self.checks:
+            used = getattr(c, "methods", None) or [getattr(c, "method", None)]
+            unknown = [m for m in used if m is not None and m not in names]
+            if unknown:
+                raise ValueError(f"check {c.name!r} names unknown methods {unknown}; have {sorted(names)}")
+        return self
+
+    @property
+    def ds(self) -> list[int]:
+        return [self.d] if isinstance(self.d, int) else list(self.d)
+
+    @property
+    def kappas(self) -> np.ndarray:
+        return np.linspace(self.kappa_min, self.kappa_max, self.num_kappa)
+
+    def ns(self, d: int) -> list[int]:
+        """Distinct n = int(d^kappa) on the kappa grid, increasing."""
+        return sorted({int(v) for v in np.power(float(d), self.kappas)})
+
+    def grid(self, d: int) -> list[tuple[float, int]]:
+        """(kappa, n) pairs with distinct n (the first kappa giving each n)."""
+        seen: dict[int, float] = {}
+        for k in self.kappas:
+            seen.setdefault(int(np.power(float(d), k)), float(k))
+        return sorted((k, n) for n, k in seen.items())
+
+    def target_for(self, d: int) -> TargetConfig:
+        return type(self.target).model_validate({**self.target.model_dump(), "d": d})
+
+
+def parse_value(raw: str) -> Any:
+    """JSON if it parses (numbers, lists, true/false, null), comma list of values, else the string."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        pass
+    if "," in raw:
+        return [parse_value(p.strip()) for p in raw.split(",") if p.strip()]
+    return raw
+
+
+def apply_overrides(preset: Preset, assignments: list[str], trials: int | None = None) -> Preset:
+    """Return the preset with ``key.path=value`` assignments applied and re-validated."""
+    data = preset.model_dump()
+    for a in assignments:
+        if "=" not in a:
+            raise PresetError(f"override {a!r} is not of the form key=value (e.g. d=48, methods.joint.lr=0.5)")
+        path, raw = a.split("=", 1)
+        keys = [k for k in path.strip().split(".") if k]
+        if not keys:
+            raise PresetError(f"override {a!r} has an empty key")
+        node = data
+        for i, k in enumerate(keys[:-1]):
+            if not isinstance(node.get(k), dict):
+                where = ".".join(keys[: i + 1])
+                raise PresetError(f"override {a!r}: {where!r} is not a section of preset {preset.name!r}")
+            node = node[k]
+        node[keys[-1]] = parse_value(raw.strip())
+    if trials is not None:
+        data["trials"] = trials
+    try:
+        return Preset.model_validate(data)
+    except ValidationError as e:
+        raise PresetError(f"invalid preset {preset.name!r}:\n{format_validation_error(e)}") from None

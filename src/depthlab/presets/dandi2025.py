@@ -1,0 +1,94 @@
+"""Dandi, Pesce, Zdeborova, Krzakala (2025), "The Computational Advantage of Depth", arXiv 2502.13961.
+
+Target (eq. 11): f*(x) = tanh(3 h*(x)), h*(x) = a*^T P_3(W* x)/sqrt(d^eps), P_3 = He_2/2! + He_3/3!, eps = 1/2.
+Methods (App. F.4, public-code defaults): layer-wise 3-layer, joint 3-layer, 2-layer (GD + ridge readout),
+quadratic-kernel ridge. Theory (Sec. 2): 3-layer nets learn W* and h* at kappa = max(1+eps, k eps) = 1.5;
+2-layer nets leave the random level at 1.5 and plateau near the best affine function of h*; kernels
+stay at the random level until kappa = 2 and never beat the best quadratic approximation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from depthlab.presets.base import Preset
+
+TARGET: dict[str, Any] = {"family": "sight", "epsilon": 0.5, "sigma1": "he2+he3", "sigma2": "tanh:3"}
+
+THEORY = {"kappa_W = 1+eps": 1.5, "kernel: kappa = 2": 2.0}
+
+
+def _checks(below_plateau: bool) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = [
+        {
+            "kind": "ordering", "name": "depth ordering at largest kappa",
+            "description": "layer-wise 3-layer < 2-layer < kernel (median test MSE)",
+            "methods": ["layerwise", "two_layer", "kernel"],
+        },
+        {
+            "kind": "leaves_trivial", "name": "errors fall from the trivial level",
+            "description": "median test MSE >= 0.8 E f*^2 at the smallest kappa, <= 0.9 E f*^2 at the largest",
+            "methods": ["layerwise", "joint", "two_layer", "kernel"],
+            "start_fraction": 0.8, "end_fraction": 0.9,
+        },
+        {
+            "kind": "rises", "name": "layer-wise M_h rises", "method": "layerwise", "metric": "overlap_h",
+            "description": "M_h(largest kappa) >= 0.15 and >= 2 x M_h(smallest kappa) (paper Fig. 7: 0 -> ~0.3)",
+            "min_final": 0.15, "min_ratio": 2.0,
+        },
+        {
+            "kind": "rises", "name": "layer-wise M_W rises", "method": "layerwise", "metric": "overlap_w",
+            "description": "M_W(largest kappa) >= 0.6 and >= 1.3 x M_W(smallest) (random level sqrt(d_eff/d))",
+            "min_final": 0.6, "min_ratio": 1.3,
+        },
+        {
+            "kind": "bound", "name": "kernel cannot beat the best quadratic", "method": "kernel",
+            "description": "kernel test MSE > 0.9 x (best degree-2 polynomial error), paper Fig. 2",
+            "op": ">", "reference": "best_quadratic", "factor": 0.9,
+        },
+    ]
+    if below_plateau:
+        checks.append({
+            "kind": "bound", "name": "layer-wise below the 2-layer plateau", "method": "layerwise",
+            "description": "layer-wise test MSE < best affine function of h* (paper check 4, 'clearly < 0.13')",
+            "op": "<", "reference": "best_linear_h", "factor": 1.0,
+        })
+    return checks
+
+
+QUICK = Preset.model_validate({
+    "name": "quick",
+    "paper": "dandi2025",
+    "description": "SIGHT d=32, eps=1/2: layer-wise/joint 3-layer vs 2-layer vs quadratic kernel, kappa 1.0-2.4",
+    "est_runtime": "~2 min",
+    "target": TARGET,
+    "methods": {
+        # Narrower first layer than the paper's int(n_max^0.9) = 1782 to fit the 2-minute budget.
+        "layerwise": {"kind": "layerwise", "p1": 512, "p2": 64},
+        "joint": {"kind": "joint", "p1": 512, "p2": 64},
+        "two_layer": {"kind": "two_layer"},
+        "kernel": {"kind": "kernel"},
+    },
+    "d": 32, "kappa_min": 1.0, "kappa_max": 2.4, "num_kappa": 8, "trials": 6, "seed": 0,
+    "checks": _checks(below_plateau=False),
+    "theory": THEORY,
+})
+
+EXAMPLE = Preset.model_validate({
+    "name": "dandi2025-example",
+    "paper": "dandi2025",
+    "description": "The public code's Example.yaml (paper Fig. 2): d=64, kappa 0.2-2.2 (15 points), 10 trials",
+    "est_runtime": "hours",
+    "target": TARGET,
+    "methods": {
+        "layerwise": {"kind": "layerwise"},
+        "joint": {"kind": "joint"},
+        "two_layer": {"kind": "two_layer"},
+        "kernel": {"kind": "kernel"},
+    },
+    "d": 64, "kappa_min": 0.2, "kappa_max": 2.2, "num_kappa": 15, "trials": 10, "seed": 0,
+    "checks": _checks(below_plateau=True),
+    "theory": THEORY,
+})
+
+PRESETS = [QUICK, EXAMPLE]

@@ -1,0 +1,178 @@
+"""Run one cell: jit(vmap over trials) of (draw target -> sample data) and of (fit -> metrics).
+
+Two compiled programs per cell, both vmapped over its trials: the data program depends only on the target
+and (d, n), so every method of a (d, n) reuses it; the fit program holds the learner's whole training run
+(lax loops, no host round-trips). Programs are compiled ahead of time in a background thread
+(``prefetch``) so that compiling the next cell overlaps running the current one.
+
+Randomness (common random numbers): trial t of a cell with seed s uses
+    k = fold_in(fold_in(fold_in(PRNGKey(s), d), n), t);  (k_target, k_train, k_test) = split(k, 3)
+for the target instance and the data, independent of the method, so all methods of a (d, n, t) see the same
+target and samples; the learner's key is fold_in(k, crc32(method)). Same config + seed -> same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from depthlab import metrics
+from depthlab.sweep.grid import Cell
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one batch of vmapped trials
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    rows: list[dict[str, Any]]  # one per trial: trial, status, metric values (None if not finite)
+    status: str  # "ok" | "failed"
+    message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path:
+    """Persist compiled programs across processes (a second run of the same preset compiles nothing)."""
+    cache = Path(path or os.environ.get("DEPTHLAB_JAX_CACHE") or Path.home() / ".cache" / "depthlab" / "jax")
+    cache.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return cache
+
+
+def trial_base_key(seed: Array | int, d: int, n: int, trial: Array | int) -> Array:
+    key = jax.random.PRNGKey(seed)
+    return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, d), n), trial)
+
+
+def method_salt(method: str) -> int:
+    return zlib.crc32(method.encode()) & 0x7FFFFFFF
+
+
+def data_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any, Any]]:
+    """(seed, trial) -> (target instance, train batch, test batch); shared by every method of a (d, n)."""
+    target, d, n, n_test = cell.target, cell.d, cell.n, cell.n_test
+
+    def draw(seed: Array, trial: Array) -> tuple[Any, Any, Any]:
+        k_target, k_train, k_test = jax.random.split(trial_base_key(seed, d, n, trial), 3)
+        inst = target.draw(k_target)
+        return inst, target.sample(inst, k_train, n), target.sample(inst, k_test, n_test)
+
+    return draw
+
+
+def fit_function(cell: Cell) -> Callable[..., dict[str, Array]]:
+    """(seed, trial, instance, train, test) -> metrics of one trial; pure, vmapped and jitted."""
+    target, learner, salt = cell.target, cell.learner, method_salt(cell.method)
+
+    def fit_eval(seed: Array, trial: Array, inst: Any, train: Any, test: Any) -> dict[str, Array]:
+        key = jax.random.fold_in(trial_base_key(seed, cell.d, cell.n, trial), salt)
+        params = learner.fit(key, train.x, train.y)
+        return metrics.evaluate(target, inst, learner, params, train, test)
+
+    return fit_eval
+
+
+def _data_key(cell: Cell, chunk: int) -> tuple[str, ...]:
+    t = json.dumps(cell.target.model_dump(mode="json"), sort_keys=True)
+    return ("data", t, str(cell.n), str(cell.n_test), cell.precision, str(chunk))
+
+
+def _fit_key(cell: Cell, chunk: int) -> tuple[str, ...]:
+    return ("fit", cell.program_key, cell.precision, str(chunk))
+
+
+def _compile_data(cell: Cell, chunk: int) -> Any:
+    fn = jax.jit(jax.vmap(data_function(cell), in_axes=(None, 0)))
+    return fn.lower(jnp.asarray(0, jnp.uint32), jnp.zeros((chunk,), jnp.uint32)).compile()
+
+
+def _compile_fit(cell: Cell, chunk: int) -> Any:
+    seed, trials = jnp.asarray(0, jnp.uint32), jax.ShapeDtypeStruct((chunk,), jnp.uint32)
+    shapes = jax.eval_shape(jax.vmap(data_function(cell), in_axes=(None, 0)), seed, trials)
+    fn = jax.jit(jax.vmap(fit_function(cell), in_axes=(None, 0, 0, 0, 0)))
+    return fn.lower(seed, trials, *shapes).compile()
+
+
+_PROGRAMS: dict[tuple[str, ...], Future[Any]] = {}
+_LOCK = threading.Lock()
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="depthlab-compile")
+
+
+def _submit(key: tuple[str, ...], build: Callable[[], Any]) -> Future[Any]:
+    with _LOCK:
+        fut = _PROGRAMS.get(key)
+        if fut is None:
+            fut = _PROGRAMS[key] = _COMPILER.submit(build)
+        return fut
+
+
+def prefetch(cell: Cell, num_trials: int, memory_budget: int | None = None) -> None:
+    """Start compiling a cell's programs in the background (overlaps compilation with running cells)."""
+    chunk = chunk_size(cell, num_trials, memory_budget)
+    _submit(_data_key(cell, chunk), lambda: _compile_data(cell, chunk))
+    _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk))
+
+
+def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
+    """(data program, fit program, seconds spent waiting for compilation), compiled once per process."""
+    t0 = time.perf_counter()
+    data = _submit(_data_key(cell, chunk), lambda: _compile_data(cell, chunk)).result()
+    fit = _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk)).result()
+    return data, fit, time.perf_counter() - t0
+
+
+def chunk_size(cell: Cell, num_trials: int, budget: int | None = None) -> int:
+    """How many trials to vmap at once so that their working set fits the memory budget."""
+    budget = budget or int(os.environ.get("DEPTHLAB_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
+    itemsize = 8 if cell.precision == "float64" else 4
+    per_trial = cell.learner.memory_bytes(cell.d, cell.n, itemsize) + itemsize * 4 * cell.n_test * cell.d
+    return int(max(1, min(num_trials, budget // max(per_trial, 1))))
+
+
+def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) -> CellResult:
+    """Run the given trials of a cell. Divergence (non-finite metrics) is a per-trial status, and an
+    exception is a failed cell with its message, never a crash of the sweep."""
+    jax.config.update("jax_enable_x64", cell.precision == "float64")
+    t0 = time.perf_counter()
+    timings = {"compile_s": 0.0, "run_s": 0.0}
+    rows: list[dict[str, Any]] = []
+    try:
+        chunk = chunk_size(cell, len(trials), memory_budget)
+        data_prog, fit_prog, dt = compiled_programs(cell, chunk)
+        timings["compile_s"] += dt
+        for start in range(0, len(trials), chunk):
+            part = trials[start : start + chunk]
+            padded = part + [part[-1]] * (chunk - len(part))  # keep one compiled shape
+            t1 = time.perf_counter()
+            seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.asarray(padded, jnp.uint32)
+            out = fit_prog(seed, idx, *data_prog(seed, idx))
+            out = {k: np.asarray(jax.block_until_ready(v), dtype=np.float64) for k, v in out.items()}
+            timings["run_s"] += time.perf_counter() - t1
+            for i, t in enumerate(part):
+                vals = {k: float(v[i]) for k, v in out.items()}
+                finite = all(np.isfinite(v) for v in vals.values())
+                rows.append({
+                    "trial": t,
+                    "status": "ok" if finite else "diverged",
+                    **{k: (v if np.isfinite(v) else None) for k, v in vals.items()},
+                })
+    except Exception as e:  # recorded as a failed cell; the sweep goes on
+        timings["wall_s"] = time.perf_counter() - t0
+        return CellResult(cell, [], "failed", f"{type(e).__name__}: {e}", timings)
+    timings["wall_s"] = time.perf_counter() - t0
+    return CellResult(cell, rows, "ok", "", timings)

@@ -1,0 +1,77 @@
+"""Registry of the scalar link functions used by the targets (sigma_1 = P_k and sigma_2 = g*).
+
+Names:
+  ``he2+he3``   He_2/2! + He_3/3!          (Dandi et al. 2025, eq. 11; the public code's normalisation)
+  ``he2+2he3``  He_2/2! + 2 He_3/3!
+  ``heK``       He_K/K!  for K = 1..8      (e.g. ``he2``, ``he3``)
+  ``heK:unit``  He_K/sqrt(K!)               (unit variance)
+  ``tanh``      tanh(z);  ``tanh:c`` tanh(c z)  (``tanh:3`` is the papers' g*)
+  ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+from jax import Array
+
+from depthlab.hermite import he_normalized
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    fn: Callable[[Array], Array]
+    degree: int | None  # polynomial degree, None if not a polynomial
+
+    def __call__(self, z: Array) -> Array:
+        return self.fn(z)
+
+
+def _poly(terms: dict[int, float], normalization: str = "factorial") -> Callable[[Array], Array]:
+    def f(z: Array) -> Array:
+        out = jnp.zeros_like(z)
+        for k, c in terms.items():
+            out = out + c * he_normalized(k, z, normalization)  # type: ignore[arg-type]
+        return out
+
+    return f
+
+
+_FIXED: dict[str, Activation] = {
+    "he2+he3": Activation("he2+he3", _poly({2: 1.0, 3: 1.0}), 3),
+    "he2+2he3": Activation("he2+2he3", _poly({2: 1.0, 3: 2.0}), 3),
+    "tanh": Activation("tanh", jnp.tanh, None),
+    "relu": Activation("relu", lambda z: jnp.maximum(z, 0.0), None),
+    "identity": Activation("identity", lambda z: z, 1),
+    "sign": Activation("sign", jnp.sign, None),
+}
+
+_HE = re.compile(r"^he([1-8])(:unit)?$")
+_TANH = re.compile(r"^tanh:([0-9]*\.?[0-9]+)$")
+
+
+def get_activation(name: str) -> Activation:
+    """Look up an activation by name; raises ValueError listing the valid names."""
+    key = name.strip().lower()
+    if key in _FIXED:
+        return _FIXED[key]
+    m = _HE.match(key)
+    if m:
+        k = int(m.group(1))
+        norm = "unit" if m.group(2) else "factorial"
+        return Activation(key, _poly({k: 1.0}, norm), k)
+    m = _TANH.match(key)
+    if m:
+        c = float(m.group(1))
+        return Activation(key, lambda z, c=c: jnp.tanh(c * z), None)
+    raise ValueError(
+        f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c"
+    )
+
+
+def activation_names() -> list[str]:
+    return [*sorted(_FIXED), "heK", "heK:unit", "tanh:c"]

@@ -1,0 +1,218 @@
+r"""Gaussian hierarchical targets: SIGHT, MIGHT and the deep (multi-level) tree.
+Dandi, Pesce, Zdeborova, Krzakala (2025), arXiv 2502.13961, Sec. 2 and App. F.
+
+All three are one tree of levels with sizes D_1 > D_2 > ... > D_L = r:
+
+    x ~ N(0, I_d),   z = h_1 = W* x,   W* in R^{D_1 x d} with orthonormal rows,
+    h_{l, m} = (1/sqrt(b_l)) sum_{j in B_m} a*_{l, j} P(h_{l-1, j}),   l = 2..L,
+    f*(x)    = (1/sqrt(r)) sum_{m=1}^{r} g*(h_{L, m}),
+
+where B_m is the m-th block of b_l = D_{l-1}/D_l consecutive units, P = sigma1 (e.g. He_2/2! + He_3/3!),
+g* = sigma2 (e.g. tanh(3 .)), a* Rademacher (numerics) or all ones (theory).
+
+* ``sight``: D = (int(d^eps), 1), i.e. f* = g*( a*^T P(W* x) / sqrt(d^eps) ).
+* ``might``: D = (r int(d^eps), r): r branches, each with its own d^eps-dim block of W*, committee readout
+  (the public code's "k branches": y = (1/sqrt r) sum_m sigma2(h_m)).
+* ``deep``:  eps = (eps_1 > ... > eps_{L-1}): b_L = int(d^{eps_{L-1}}), b_l = int(d^{eps_{l-1} - eps_l}),
+  so D_l ~ r d^{eps_l} (the chain d -> d^eps_1 -> d^eps_2 -> ... -> r).
+
+W* blocks come from one QR of a d x D_1 Gaussian matrix (public code), so all blocks are orthonormal and
+mutually orthogonal. ``h`` in the returned batch is the level-2 feature h*(x) (one column per level-2 unit).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations_with_replacement
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from pydantic import field_validator, model_validator
+
+from depthlab.targets.activations import Activation, get_activation
+from depthlab.targets.base import Batch, TargetSpec
+
+
+def int_power(d: int, e: float) -> int:
+    """int(d**e) as in the public code, robust to float round-off (64**0.5 -> 8, not 7)."""
+    return int(math.floor(d**e + 1e-9))
+
+
+class HierInstance(NamedTuple):
+    w_star: Array  # (D_1, d), orthonormal rows
+    signs: tuple[Array, ...]  # a*_l for l = 2..L, shapes (D_{l-1},)
+
+
+class HierarchicalTarget(TargetSpec):
+    """SIGHT / MIGHT / deep hierarchical Gaussian target (see module docstring for the formulas)."""
+
+    family: Literal["sight", "might", "deep"] = "sight"
+    d: int = 64
+    epsilon: float | tuple[float, ...] = 0.5
+    branches: int = 1
+    sigma1: str = "he2+he3"  # P_k: degree-3 Hermite mix, information exponent 2 (paper eq. 11)
+    sigma2: str = "tanh:3"  # g*: tanh(3 h), as in every experiment of the paper
+    a_star: Literal["rademacher", "ones"] = "rademacher"  # numerics use Rademacher (paper F.2, public code)
+    noise: float = 0.0
+
+    @field_validator("d")
+    @classmethod
+    def _d_positive(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError("input dimension d must be >= 2")
+        return v
+
+    @field_validator("branches")
+    @classmethod
+    def _branches_positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("branches must be >= 1")
+        return v
+
+    @field_validator("noise")
+    @classmethod
+    def _noise_nonneg(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("noise standard deviation must be >= 0")
+        return v
+
+    @field_validator("sigma1", "sigma2")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        get_activation(v)
+        return v
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> HierarchicalTarget:
+        eps = self.epsilons
+        if any(not 0.0 < e < 1.0 for e in eps):
+            raise ValueError(f"epsilon values must lie in (0, 1), got {eps}")
+        if any(a <= b for a, b in zip(eps, eps[1:], strict=False)):
+            raise ValueError(f"epsilon must be strictly decreasing (eps_1 > eps_2 > ...), got {eps}")
+        if self.family != "deep" and len(eps) != 1:
+            raise ValueError(f"family {self.family!r} takes a single epsilon, got {eps}")
+        if self.family == "sight" and self.branches != 1:
+            raise ValueError("family 'sight' has branches = 1; use family 'might' for several branches")
+        sizes = self.level_sizes
+        if min(self.block_sizes) < 1:
+            raise ValueError(f"d={self.d} too small for epsilon={eps}: a level would have an empty block")
+        if sizes[0] > self.d:
+            raise ValueError(
+                f"hidden dimension D_1 = {sizes[0]} exceeds d = {self.d} (W* needs orthonormal rows); "
+                "lower epsilon or branches"
+            )
+        return self
+
+    # ---- structure -------------------------------------------------------------------------------
+    @property
+    def epsilons(self) -> tuple[float, ...]:
+        return (self.epsilon,) if isinstance(self.epsilon, float | int) else tuple(self.epsilon)
+
+    @property
+    def block_sizes(self) -> tuple[int, ...]:
+        """(b_2, ..., b_L): how many level-(l-1) units feed one level-l unit."""
+        eps = self.epsilons
+        inner = [int_power(self.d, eps[i] - eps[i + 1]) for i in range(len(eps) - 1)]
+        return (*inner, int_power(self.d, eps[-1]))
+
+    @property
+    def level_sizes(self) -> tuple[int, ...]:
+        """(D_1, ..., D_L) with D_L = branches and D_{l-1} = D_l * b_l."""
+        sizes = [self.branches]
+        for b in reversed(self.block_sizes):
+            sizes.append(sizes[-1] * b)
+        return tuple(reversed(sizes))
+
+    @property
+    def d_eff(self) -> int:
+        """Per-branch effective dimension int(d^eps_1) (int(d^eps) for SIGHT/MIGHT)."""
+        return self.level_sizes[0] // self.branches
+
+    @property
+    def p_act(self) -> Activation:
+        return get_activation(self.sigma1)
+
+    @property
+    def g_act(self) -> Activation:
+        return get_activation(self.sigma2)
+
+    # ---- sampling --------------------------------------------------------------------------------
+    def draw(self, key: Array) -> HierInstance:
+        sizes = self.level_sizes
+        kw, *ks = jax.random.split(key, len(sizes))
+        g = jax.random.normal(kw, (self.d, sizes[0]))
+        q, _ = jnp.linalg.qr(g)  # (d, D_1), orthonormal columns
+        if self.a_star == "ones":
+            signs = tuple(jnp.ones((sizes[i],)) for i in range(len(sizes) - 1))
+        else:
+            signs = tuple(
+                jax.random.rademacher(ks[i], (sizes[i],), dtype=q.dtype) for i in range(len(sizes) - 1)
+            )
+        return HierInstance(w_star=q.T, signs=signs)
+
+    def levels(self, inst: HierInstance, x: Array) -> list[Array]:
+        """[h_1 = W* x, h_2, ..., h_L] for inputs x (n, d)."""
+        p = self.p_act
+        h = x @ inst.w_star.T
+        out = [h]
+        for a, b in zip(inst.signs, self.block_sizes, strict=True):
+            u = (p(h) * a).reshape(h.shape[0], -1, b)
+            h = u.sum(-1) / math.sqrt(b)
+            out.append(h)
+        return out
+
+    def sample(self, inst: HierInstance, key: Array, n: int) -> Batch:
+        kx, kn = jax.random.split(key)
+        x = jax.random.normal(kx, (n, self.d), dtype=inst.w_star.dtype)
+        hs = self.levels(inst, x)
+        f = self.g_act(hs[-1]).sum(-1) / math.sqrt(self.branches)
+        y = f + self.noise * jax.random.normal(kn, f.shape, dtype=f.dtype) if self.noise > 0 else f
+        return Batch(x=x, y=y, f=f, z=hs[0], h=hs[1])
+
+    def subspaces(self, inst: HierInstance) -> Array:
+        """(branches, D_1/branches, d): the rows of W* below each top-level unit."""
+        return inst.w_star.reshape(self.branches, -1, self.d)
+
+    # ---- reference levels (Monte Carlo, float64 least squares) ---------------------------------------
+    def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
+        r"""Error levels of reference predictors, estimated on ``num_samples`` draws:
+
+        * ``trivial``:        E f*^2 (predicting 0).
+        * ``best_quadratic``: min over polynomials of degree <= 2 in x of E (f* - q)^2; the limit of the
+          quadratic kernel (Dandi et al. Fig. 2 "kernel" line, 0.25-0.27 at d=64).
+        * ``best_linear_h``:  min over affine functions of h*(x) (the "2LNN plateau" line, ~0.13-0.14).
+        * ``best_quartic_z``: min over polynomials of degree <= 4 in z = W* x (a 2-layer net after it found
+          W*, for kappa <= 2 at eps = 1/2); only when the feature count is moderate.
+        """
+        key = jax.random.PRNGKey(seed)
+        inst = self.draw(jax.random.fold_in(key, 1))
+        b = self.sample(inst, jax.random.fold_in(key, 2), num_samples)
+        z = np.asarray(b.z, dtype=np.float64)
+        f = np.asarray(b.f, dtype=np.float64)
+        h = np.asarray(b.h, dtype=np.float64)
+        out = {"trivial": float(np.mean(f**2))}
+        out["best_quadratic"] = _lstsq_residual(_poly_features(z, 2), f)
+        out["best_linear_h"] = _lstsq_residual(np.column_stack([np.ones(len(f)), h]), f)
+        if math.comb(z.shape[1] + 4, 4) <= 500:
+            out["best_quartic_z"] = _lstsq_residual(_poly_features(z, 4), f)
+        return out
+
+
+def _poly_features(z: np.ndarray, degree: int) -> np.ndarray:
+    cols = [np.ones(len(z))]
+    for k in range(1, degree + 1):
+        for idx in combinations_with_replacement(range(z.shape[1]), k):
+            cols.append(np.prod(z[:, list(idx)], axis=1))
+    return np.column_stack(cols)
+
+
+def _lstsq_residual(features: np.ndarray, f: np.ndarray) -> float:
+    coef, *_ = np.linalg.lstsq(features, f, rcond=None)
+    return float(np.mean((f - features @ coef) ** 2))
+
+
+def describe(spec: HierarchicalTarget) -> dict[str, Any]:
+    return {"level_sizes": spec.level_sizes, "block_sizes": spec.block_sizes, "d_eff": spec.d_eff}
