@@ -41,3 +41,7 @@ class LearnerSpec(Config):
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         """Estimate of the peak working set of one trial's ``fit`` (for chunking trials)."""
         return 8 * n * d * itemsize
+
+    def flops(self, d: int, n: int) -> float:
+        """Floating-point operations of one trial's ``fit``, counted from the shapes (dominant terms)."""
+        return 2.0 * n * d

@@ -53,3 +53,6 @@ class KernelRidge(LearnerSpec):
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         return itemsize * (3 * n * n + 2 * n * d)
+
+    def flops(self, d: int, n: int) -> float:
+        return n**3 / 3.0 + 2.0 * n * n * d

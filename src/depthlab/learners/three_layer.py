@@ -129,6 +129,10 @@ class _ThreeLayerBase(LearnerSpec):
         return itemsize * (3 * n * p1 + 2 * n * d + 4 * p1 * (p2 + d) + 4 * n * p2)
 
 
+def _steps(t: float, fraction: float) -> int:
+    return num_steps(int(t), fraction)
+
+
 class LayerwiseThreeLayer(_ThreeLayerBase):
     """Layer-wise GD: W_1, then W_2, then ridge on w_3 (module docstring has the updates)."""
 
@@ -185,6 +189,12 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
         h2 = relu(layer2_preactivation(params, x3))
         return params._replace(w3=ridge_readout(h2, y3, self.ridge))
 
+    def flops(self, d: int, n: int) -> float:
+        p1, p2, f = self.width1, self.p2, self.batch_fraction
+        m = batch_size(n, f)
+        s1, s2 = _steps(self.t1_coef * math.log(d), f), _steps(self.t2_coef * d**1.5, f)
+        return 6.0 * s1 * m * (d * p1 + p1 * p2) + 4.0 * s2 * m * p1 * p2 + 2.0 * n * (d * p1 + p1 * p2 + p2 * p2)
+
 
 class JointThreeLayer(_ThreeLayerBase):
     """Joint GD on all three layers for T_2 iterations (module docstring has the updates)."""
@@ -215,3 +225,7 @@ class JointThreeLayer(_ThreeLayerBase):
             )
 
         return minibatch_loop(kb, (x, y), m, steps, step, params, self.sampler)
+
+    def flops(self, d: int, n: int) -> float:
+        p1, p2, f = self.width1, self.p2, self.batch_fraction
+        return 6.0 * _steps(self.t2_coef * d**1.5, f) * batch_size(n, f) * (d * p1 + p1 * p2)

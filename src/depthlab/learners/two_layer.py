@@ -106,3 +106,8 @@ class TwoLayer(LearnerSpec):
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         return itemsize * (4 * n * self.width + 3 * n * d)
+
+    def flops(self, d: int, n: int) -> float:
+        f = self.batch_fraction
+        steps = num_steps(int(self.t_coef * d**1.5), f)
+        return 6.0 * steps * batch_size(n, f) * d * self.width + 2.0 * n * self.width * (d + self.width)

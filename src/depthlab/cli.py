@@ -1,0 +1,278 @@
+"""depthlab command line: presets, run, results, plot, check, show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from depthlab.analysis import METRICS, AggregateRow, aggregate
+from depthlab.checks import CheckContext, run_checks
+from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
+from depthlab.store import Store, StoreError, default_store_path
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Experiments on why depth helps.")
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Results store (default ./depthlab.sqlite or $DEPTHLAB_STORE)")
+]
+
+
+class Fmt(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    return typer.Exit(code)
+
+
+def _store(path: Path | None, readonly: bool = False) -> Store:
+    try:
+        return Store(path or default_store_path(), readonly=readonly)
+    except StoreError as e:
+        raise _fail(str(e)) from None
+
+
+def _resolve(name: str, overrides: list[str] | None, trials: int | None) -> Preset:
+    try:
+        return apply_overrides(get_preset(name), overrides or [], trials)
+    except PresetError as e:
+        raise _fail(str(e)) from None
+
+
+def _stored_preset(store: Store, preset: str | None) -> tuple[Preset, int, int]:
+    row = store.latest_sweep(preset)
+    if row is None:
+        where = f"preset {preset!r}" if preset else "any preset"
+        raise _fail(f"no results for {where} in {store.path}; run `depthlab run {preset or DEFAULT}` first")
+    return Preset.model_validate_json(row["config_json"]), int(row["sweep_id"]), int(row["trials"])
+
+
+def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:
+    return {d: preset.target_for(d).reference_levels() for d in ds}
+
+
+@app.command()
+def presets() -> None:
+    """List the presets: name, paper, grid size, estimated runtime on 2 cores, description."""
+    t = Table(title="depthlab presets")
+    for col in ("name", "paper", "cells x trials", "runtime (2 cores)", "description"):
+        t.add_column(col)
+    for p in all_presets():
+        cells = len(p.methods) * sum(len(p.grid(d)) for d in p.ds)
+        t.add_row(p.name + (" (default)" if p.name == DEFAULT else ""), p.paper, f"{cells} x {p.trials}",
+                  p.est_runtime, p.description)
+    console.print(t)
+
+
+@app.command()
+def show(
+    preset: Annotated[str, typer.Argument(help="Preset name")] = DEFAULT,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
+    trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
+) -> None:
+    """Print the resolved preset configuration (after --set overrides) as JSON."""
+    console.print_json(_resolve(preset, set_, trials).model_dump_json())
+
+
+@app.command()
+def run(
+    preset: Annotated[str, typer.Argument(help="Preset name (see `depthlab presets`)")] = DEFAULT,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
+    trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
+    store: StoreOpt = None,
+    executor: Annotated[Executor, typer.Option(help="local (this process) or dask")] = Executor.local,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a LocalCluster)")] = None,
+    workers: Annotated[int, typer.Option(help="LocalCluster worker processes (dask executor)")] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and projected time; run nothing")] = False,
+) -> None:
+    """Run every cell of a preset's grid (resuming: finished cells are skipped), storing each at once."""
+    from depthlab.sweep.executors import plan, run_dask, run_local
+
+    p = _resolve(preset, set_, trials)
+    with _store(store) as st:
+        pl = plan(p, st)
+        done = len(pl.cells) - len(pl.tasks)
+        console.print(
+            f"[bold]{p.name}[/]: {len(pl.cells)} cells x {p.trials} trials "
+            f"({len(pl.tasks)} to run, {done} complete) -> {st.path}"
+        )
+        if dry_run:
+            t = Table("method", "d", "n", "kappa", "trials to run", "GFLOP")
+            for task in pl.tasks:
+                c = task.cell
+                t.add_row(c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
+                          f"{task.cost / 1e9:.0f}")
+            console.print(t)
+            console.print(f"projected time: {pl.projected_seconds():.0f} s on 2 cores")
+            return
+        if not pl.tasks:
+            console.print("nothing to do: every cell is in the store")
+            return
+        failed, diverged = 0, 0
+        t0 = time.perf_counter()
+        columns = [TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.fields[cells]}/{task.fields[total_cells]} cells"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        with Progress(*columns, console=console, transient=False) as prog:
+            bar = prog.add_task("running", total=pl.total_cost, cells=0, total_cells=len(pl.tasks))
+
+            def on_done(task: Any, res: Any) -> None:
+                nonlocal failed, diverged
+                failed += res.status == "failed"
+                diverged += sum(r["status"] == "diverged" for r in res.rows)
+                if res.status == "failed":
+                    prog.console.print(f"[red]failed[/] {task.cell.label}: {res.message}")
+                prog.update(bar, advance=task.cost, cells=prog.tasks[bar].fields["cells"] + 1,
+                            description=task.cell.label)
+
+            try:
+                if executor is Executor.dask:
+                    run_dask(pl, st, on_done, address=scheduler, n_workers=workers)
+                else:
+                    run_local(pl, st, on_done)
+            except KeyboardInterrupt:
+                prog.stop()
+                err.print("interrupted: finished cells are stored; run the same command again to resume")
+                raise typer.Exit(130) from None
+        console.print(
+            f"done in {time.perf_counter() - t0:.1f} s: {len(pl.tasks) - failed} cells ok, {failed} failed, "
+            f"{diverged} diverged trials"
+        )
+        if failed:
+            raise typer.Exit(1)
+
+
+def _rows_and_aggregate(st: Store, preset: str | None, all_sweeps: bool) -> tuple[list[dict], list[AggregateRow]]:
+    sweeps = st.sweeps() if all_sweeps else []
+    if all_sweeps:
+        rows = [r for s in sweeps if preset in (None, s["preset"]) for r in st.trial_rows(s["sweep_id"], s["trials"])]
+    else:
+        _, sweep_id, trials = _stored_preset(st, preset)
+        rows = st.trial_rows(sweep_id, trials)
+    return rows, aggregate(rows)
+
+
+@app.command()
+def results(
+    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    store: StoreOpt = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, csv, json or parquet")] = Fmt.table,
+    aggregate_: Annotated[bool, typer.Option("--aggregate", help="Median/IQR per method x d x kappa")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file")] = None,
+    all_sweeps: Annotated[bool, typer.Option("--all", help="Every stored sweep, not only the latest")] = False,
+) -> None:
+    """Print or export per-trial rows, or (--aggregate, and always for tables) the per-cell aggregate."""
+    with _store(store, readonly=True) as st:
+        rows, agg = _rows_and_aggregate(st, preset, all_sweeps)
+    if fmt is Fmt.table:
+        t = Table("preset", "method", "d", "n", "kappa", "trials", "div", "test_mse median [q25, q75]",
+                  "M_W", "M_h", title="aggregate over trials (median)")
+        for a in agg:
+            def f(m: str) -> str:
+                v = a.stat(m)
+                return "-" if math.isnan(v) else f"{v:.3f}"
+            t.add_row(a.preset, a.method, str(a.d), str(a.n), f"{a.kappa:.2f}", str(a.trials), str(a.diverged),
+                      f"{a.stat('test_mse'):.4f} [{a.stat('test_mse', 'q25'):.4f}, {a.stat('test_mse', 'q75'):.4f}]",
+                      f("overlap_w"), f("overlap_h"))
+        console.print(t)
+        return
+    table = [a.as_dict() for a in agg] if aggregate_ else rows
+    if fmt is Fmt.parquet:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = output or Path("results.parquet")
+        pq.write_table(pa.Table.from_pylist(table), out)
+        console.print(f"wrote {len(table)} rows to {out}")
+        return
+    if fmt is Fmt.json:
+        text = json.dumps(table, indent=1)
+    else:
+        cols = list(dict.fromkeys(k for r in table for k in r)) or ["preset", "method", "d", "n", "kappa", "trial",
+                                                                   *METRICS]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(table)
+        text = buf.getvalue()
+    if output:
+        output.write_text(text)
+        err.print(f"wrote {len(table)} rows to {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def plot(
+    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Figure file (.png, .pdf, .svg)")] = Path("depthlab.png"),
+    store: StoreOpt = None,
+) -> None:
+    """Test error vs kappa (median, IQR band) per method, and the overlaps M_W, M_h vs kappa."""
+    from depthlab.plots import plot_sweep
+
+    with _store(store, readonly=True) as st:
+        p, sweep_id, trials = _stored_preset(st, preset)
+        agg = aggregate(st.trial_rows(sweep_id, trials))
+    if not agg:
+        raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
+    refs = _references(p, sorted({a.d for a in agg}))
+    title = f"{p.name}: {p.description}"
+    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def check(
+    preset: Annotated[str, typer.Argument(help="Preset whose paper checks to evaluate")] = DEFAULT,
+    store: StoreOpt = None,
+) -> None:
+    """Evaluate the preset's paper checks on its stored results: PASS/FAIL with numbers; exit 1 on a FAIL."""
+    with _store(store, readonly=True) as st:
+        p, sweep_id, trials = _stored_preset(st, preset)
+        rows = st.trial_rows(sweep_id, trials)
+        failed_runs = st.failed_runs(sweep_id)
+    agg = aggregate(rows)
+    if not agg:
+        raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
+    missing = len({(a.method, a.d, a.n) for a in agg})
+    ctx = CheckContext(agg, _references(p, sorted({a.d for a in agg})))
+    res = run_checks(p.checks, ctx)
+    t = Table("check", "result", "measured", title=f"paper checks: {p.name} (d={ctx.d}, {trials} trials)")
+    for r in res:
+        t.add_row(r.name, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", r.detail)
+    console.print(t)
+    expected = len(p.methods) * sum(len(p.grid(d)) for d in p.ds)
+    if missing < expected or failed_runs:
+        err.print(f"note: {missing}/{expected} cells have results; {len(failed_runs)} cells failed")
+    n_fail = sum(not r.passed for r in res)
+    console.print(f"{len(res) - n_fail} passed, {n_fail} failed")
+    if n_fail:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,89 @@
+"""CLI smoke test: presets, run (and resume), results in every format, plot, check, errors."""
+
+import csv
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from depthlab.cli import app
+
+from ._tiny import TINY_OVERRIDES
+
+runner = CliRunner()
+
+
+def _sets():
+    return [a for o in TINY_OVERRIDES for a in ("--set", o)]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "cli.sqlite"
+    res = runner.invoke(app, ["run", "quick", *_sets(), "--trials", "2", "--store", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "cells ok" in res.output
+    return path
+
+
+def test_presets_lists_names_and_runtime():
+    res = runner.invoke(app, ["presets"])
+    assert res.exit_code == 0
+    assert "quick" in res.output and "dandi2025-example" in res.output and "~2 min" in res.output
+
+
+def test_rerun_resumes_without_work(store):
+    res = runner.invoke(app, ["run", "quick", *_sets(), "--trials", "2", "--store", str(store)])
+    assert res.exit_code == 0 and "nothing to do" in res.output
+
+
+def test_dry_run_projects_time(tmp_path):
+    res = runner.invoke(app, ["run", "dandi2025-example", "--dry-run", "--store", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 0 and "projected time" in res.output and "9410" in res.output
+
+
+def test_results_formats(store, tmp_path):
+    res = runner.invoke(app, ["results", "--preset", "quick", "--store", str(store), "--format", "csv"])
+    assert res.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert {"preset", "method", "d", "n", "kappa", "trial", "test_mse"} <= set(rows[0])
+    assert len(rows) == 4 * 3 * 2
+    agg = runner.invoke(app, ["results", "--store", str(store), "--format", "json", "--aggregate"])
+    data = json.loads(agg.stdout)
+    assert {"test_mse_median", "test_mse_q25", "test_mse_q75"} <= set(data[0])
+    assert all(r["test_mse_q25"] <= r["test_mse_median"] <= r["test_mse_q75"] for r in data)
+    out = tmp_path / "r.parquet"
+    res = runner.invoke(app, ["results", "--store", str(store), "--format", "parquet", "-o", str(out)])
+    assert res.exit_code == 0 and pq.read_table(out).num_rows == len(rows)
+    table = runner.invoke(app, ["results", "--store", str(store)])
+    assert table.exit_code == 0 and "layerwise" in table.output
+
+
+def test_plot_writes_png(store, tmp_path):
+    out = tmp_path / "fig.png"
+    res = runner.invoke(app, ["plot", "--preset", "quick", "--store", str(store), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_check_reports_every_check_with_numbers(store):
+    res = runner.invoke(app, ["check", "quick", "--store", str(store)])
+    assert res.exit_code in (0, 1)
+    for name in ("depth ordering", "M_h rises", "kernel cannot beat"):
+        assert name in res.output
+    assert ("FAIL" in res.output) == (res.exit_code == 1)
+
+
+def test_errors_are_clear(tmp_path):
+    res = runner.invoke(app, ["run", "quick", "--set", "methods.layerwise.p22=3", "--store", str(tmp_path / "a")])
+    assert res.exit_code == 2 and "p22" in res.output
+    res = runner.invoke(app, ["run", "nope", "--store", str(tmp_path / "a")])
+    assert res.exit_code == 2 and "unknown preset" in res.output
+    res = runner.invoke(app, ["results", "--store", str(tmp_path / "missing.sqlite")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("garbage" * 50)
+    res = runner.invoke(app, ["check", "quick", "--store", str(bad)])
+    assert res.exit_code == 2 and "not a usable" in res.output

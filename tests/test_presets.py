@@ -1,0 +1,76 @@
+"""Presets: validation with clear errors naming the field, overrides, grid expansion."""
+
+import pytest
+from pydantic import ValidationError
+
+from depthlab.learners import LayerwiseThreeLayer
+from depthlab.presets import PresetError, apply_overrides, get_preset, preset_names
+from depthlab.sweep.grid import expand
+
+
+def test_registry_has_the_dandi_presets():
+    assert {"quick", "dandi2025-example"} <= set(preset_names())
+    with pytest.raises(PresetError, match="unknown preset 'nope'"):
+        get_preset("nope")
+
+
+def test_example_grid_matches_public_code():
+    p = get_preset("dandi2025-example")
+    # np.logspace(0.2, 2.2, 15, base=64, dtype=int) in the public code
+    assert p.ns(64) == [2, 4, 7, 13, 24, 44, 81, 147, 266, 482, 873, 1583, 2867, 5194, 9410]
+    cells = expand(p)
+    lw = [c for c in cells if c.method == "layerwise"]
+    assert {c.learner.p1 for c in lw} == {int(9410**0.9)} == {3769}
+    tl = [c for c in cells if c.method == "two_layer"]
+    assert {c.learner.p for c in tl} == {int(3769 / 15)}
+
+
+def test_overrides_revalidate_and_apply():
+    p = apply_overrides(get_preset("quick"), ["d=48", "methods.layerwise.p2=50", "kappa_max=1.6"], trials=3)
+    assert p.d == 48 and p.trials == 3 and p.kappa_max == 1.6
+    assert isinstance(p.methods["layerwise"], LayerwiseThreeLayer) and p.methods["layerwise"].p2 == 50
+    p2 = apply_overrides(get_preset("quick"), ["d=16,32"])
+    assert p2.ds == [16, 32]
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("methods.layerwise.p22=5", "methods.layerwise.layerwise.p22"),
+        ("methods.layerwise.p2=-3", "methods.layerwise.layerwise.p2"),
+        ("trials=0", "trials"),
+        ("target.sigma1=nonsense", "target.sigma1"),
+        ("target.epsilon=1.5", "epsilon"),
+        ("bogus=1", "bogus"),
+        ("methods.joint.kind=svm", "methods.joint"),
+    ],
+)
+def test_bad_overrides_name_the_field(override, field):
+    with pytest.raises(PresetError) as e:
+        apply_overrides(get_preset("quick"), [override])
+    assert field in str(e.value)
+
+
+def test_impossible_dimension_is_rejected_clearly():
+    with pytest.raises(PresetError, match="d: .*>= 2"):
+        apply_overrides(get_preset("quick"), ["d=1"])
+    with pytest.raises(PresetError, match="d=32.*exceeds d"):
+        apply_overrides(get_preset("quick"), ["target.family=might", "target.branches=8"])
+    with pytest.raises(PresetError, match="training samples"):
+        apply_overrides(get_preset("quick"), ["kappa_min=0.05"])
+    with pytest.raises(PresetError, match="not of the form"):
+        apply_overrides(get_preset("quick"), ["d"])
+
+
+def test_learner_config_rejects_unknown_keys():
+    with pytest.raises(ValidationError, match="lr2"):
+        LayerwiseThreeLayer.model_validate({"lr2": 3})
+
+
+def test_cell_keys_ignore_trials_and_depend_on_config():
+    base = get_preset("quick")
+    k1 = {c.key for c in expand(base)}
+    k2 = {c.key for c in expand(apply_overrides(base, [], trials=9))}
+    k3 = {c.key for c in expand(apply_overrides(base, ["seed=1"]))}
+    assert k1 == k2 and not (k1 & k3)
+    assert len(k1) == len(expand(base))

@@ -1,0 +1,138 @@
+"""Store round-trip, resume after interruption, divergence as a recorded outcome, corrupt stores."""
+
+import sqlite3
+
+import pytest
+
+from depthlab.presets import apply_overrides, get_preset
+from depthlab.store import Store, StoreError
+from depthlab.sweep import plan, run_cell, run_local
+from depthlab.sweep.grid import expand
+
+from ._tiny import TINY_OVERRIDES
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return apply_overrides(get_preset("quick"), TINY_OVERRIDES, trials=2)
+
+
+def _rows(store, preset):
+    row = store.latest_sweep(preset.name)
+    return store.trial_rows(row["sweep_id"], row["trials"])
+
+
+def test_store_round_trip(tmp_path, tiny):
+    cell = expand(tiny)[0]
+    rows = [
+        {
+            "trial": 0,
+            "status": "ok",
+            "test_mse": 0.5,
+            "train_mse": 0.1,
+            "trivial_mse": 0.6,
+            "overlap_w": 0.4,
+            "overlap_h": 0.05,
+        },
+        {
+            "trial": 1,
+            "status": "diverged",
+            "test_mse": None,
+            "train_mse": None,
+            "trivial_mse": 0.6,
+            "overlap_w": None,
+            "overlap_h": None,
+        },
+    ]
+    with Store(tmp_path / "s.sqlite") as st:
+        sid = st.register_sweep(tiny.name, "h", tiny.model_dump_json(), 2, [cell])
+        st.write_cell(cell.key, [0, 1], rows, "ok", timings={"wall_s": 1.0, "compile_s": 0.5, "run_s": 0.5})
+    with Store(tmp_path / "s.sqlite", readonly=True) as st:
+        back = st.trial_rows(sid)
+        assert st.done_trials(cell.key) == {0, 1}
+        assert st.timings(sid)["wall_s"] == 1.0
+    assert [r["status"] for r in back] == ["ok", "diverged"]
+    assert back[0]["test_mse"] == 0.5 and back[0]["overlap_h"] == 0.05 and back[1]["test_mse"] is None
+    assert back[0]["method"] == cell.method and back[0]["n"] == cell.n and back[0]["kappa"] == cell.kappa
+
+
+def test_interrupted_sweep_resumes_to_identical_rows(tmp_path, tiny):
+    with Store(tmp_path / "full.sqlite") as st:
+        run_local(plan(tiny, st), st)
+        full = _rows(st, tiny)
+    assert len(full) == len(expand(tiny)) * tiny.trials
+
+    class Stop(Exception):
+        pass
+
+    done = []
+
+    def interrupt_after_three(task, res):
+        done.append(task)
+        if len(done) == 3:
+            raise Stop
+
+    path = tmp_path / "resumed.sqlite"
+    with Store(path) as st, pytest.raises(Stop):
+        run_local(plan(tiny, st), st, on_done=interrupt_after_three)
+    with Store(path) as st:
+        p2 = plan(tiny, st)
+        assert len(p2.tasks) == len(expand(tiny)) - 3  # finished cells are skipped
+        run_local(p2, st)
+        assert plan(tiny, st).tasks == []
+        resumed = _rows(st, tiny)
+    assert resumed == full
+
+
+def test_more_trials_only_runs_the_new_ones(tmp_path, tiny):
+    with Store(tmp_path / "s.sqlite") as st:
+        run_local(plan(tiny, st), st)
+        first = _rows(st, tiny)
+        more = apply_overrides(tiny, [], trials=3)
+        p = plan(more, st)
+        assert all(t.trials == [2] for t in p.tasks) and len(p.tasks) == len(expand(tiny))
+        run_local(p, st)
+        rows = _rows(st, more)
+    old = [r for r in rows if r["trial"] < 2]
+    assert old == first
+
+
+def test_same_seed_same_numbers_and_common_data_across_methods(tiny):
+    cells = [c for c in expand(tiny) if c.n == max(c.n for c in expand(tiny))]
+    a = run_cell(cells[0], [0, 1])
+    b = run_cell(cells[0], [1])
+    assert a.rows[1] == {**b.rows[0]}
+    # every method sees the same test set: identical trivial error E f*^2 per trial
+    triv = {c.method: [r["trivial_mse"] for r in run_cell(c, [0, 1]).rows] for c in cells}
+    assert len({tuple(v) for v in triv.values()}) == 1
+
+
+def test_divergence_is_recorded_not_raised(tiny):
+    bad = apply_overrides(tiny, ["methods.two_layer.lr=1e30"])
+    cell = next(c for c in expand(bad) if c.method == "two_layer")
+    res = run_cell(cell, [0, 1])
+    assert res.status == "ok"
+    assert [r["status"] for r in res.rows] == ["diverged", "diverged"]
+    assert all(r["test_mse"] is None for r in res.rows)
+
+
+def test_corrupt_or_foreign_store_gives_clear_error_and_is_untouched(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    before = junk.read_bytes()
+    with pytest.raises(StoreError, match="not a usable depthlab results store"):
+        Store(junk)
+    assert junk.read_bytes() == before
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t(x)")
+    con.commit()
+    con.close()
+    for readonly in (True, False):
+        with pytest.raises(StoreError, match="not a depthlab results store"):
+            Store(other, readonly=readonly)
+    con = sqlite3.connect(other)
+    assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["t"]  # left alone
+    con.close()
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing.sqlite", readonly=True)
