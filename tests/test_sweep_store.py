@@ -136,3 +136,23 @@ def test_corrupt_or_foreign_store_gives_clear_error_and_is_untouched(tmp_path):
     con.close()
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "missing.sqlite", readonly=True)
+
+
+def test_dask_executor_matches_local(tmp_path, tiny):
+    pytest.importorskip("dask.distributed")
+    from depthlab.sweep import run_dask
+
+    small = apply_overrides(
+        tiny,
+        [
+            'methods={"kernel": {"kind": "kernel"}, "two_layer": {"kind": "two_layer", "p": 8, "t_coef": 0.5}}',
+            "checks=[]",
+        ],
+    )
+    with Store(tmp_path / "local.sqlite") as st:
+        run_local(plan(small, st), st)
+        local = _rows(st, small)
+    with Store(tmp_path / "dask.sqlite") as st:
+        run_dask(plan(small, st), st, n_workers=1)
+        remote = _rows(st, small)
+    assert remote == local

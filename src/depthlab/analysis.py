@@ -41,7 +41,12 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[AggregateRow]:
     out = []
     for (preset, method, d, n), rs in sorted(groups.items()):
         agg = AggregateRow(
-            preset=preset, method=method, d=d, n=n, kappa=float(rs[0]["kappa"]), trials=len(rs),
+            preset=preset,
+            method=method,
+            d=d,
+            n=n,
+            kappa=float(rs[0]["kappa"]),
+            trials=len(rs),
             diverged=sum(1 for r in rs if r["status"] == "diverged"),
         )
         for m in METRICS:
@@ -50,7 +55,13 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[AggregateRow]:
             if vals.size == 0:
                 continue
             q25, med, q75 = np.percentile(vals, [25, 50, 75])
-            agg.stats.update({f"{m}_median": float(med), f"{m}_q25": float(q25), f"{m}_q75": float(q75),
-                              f"{m}_mean": float(vals.mean())})
+            agg.stats.update(
+                {
+                    f"{m}_median": float(med),
+                    f"{m}_q25": float(q25),
+                    f"{m}_q75": float(q75),
+                    f"{m}_mean": float(vals.mean()),
+                }
+            )
         out.append(agg)
     return out

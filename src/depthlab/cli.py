@@ -82,8 +82,13 @@ def presets() -> None:
         t.add_column(col)
     for p in all_presets():
         cells = len(p.methods) * sum(len(p.grid(d)) for d in p.ds)
-        t.add_row(p.name + (" (default)" if p.name == DEFAULT else ""), p.paper, f"{cells} x {p.trials}",
-                  p.est_runtime, p.description)
+        t.add_row(
+            p.name + (" (default)" if p.name == DEFAULT else ""),
+            p.paper,
+            f"{cells} x {p.trials}",
+            p.est_runtime,
+            p.description,
+        )
     console.print(t)
 
 
@@ -104,9 +109,13 @@ def run(
     trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
     store: StoreOpt = None,
     executor: Annotated[Executor, typer.Option(help="local (this process) or dask")] = Executor.local,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a LocalCluster)")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a LocalCluster)")
+    ] = None,
     workers: Annotated[int, typer.Option(help="LocalCluster worker processes (dask executor)")] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and projected time; run nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the grid and projected time; run nothing")
+    ] = False,
 ) -> None:
     """Run every cell of a preset's grid (resuming: finished cells are skipped), storing each at once."""
     from depthlab.sweep.executors import plan, run_dask, run_local
@@ -123,8 +132,14 @@ def run(
             t = Table("method", "d", "n", "kappa", "trials to run", "GFLOP")
             for task in pl.tasks:
                 c = task.cell
-                t.add_row(c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
-                          f"{task.cost / 1e9:.0f}")
+                t.add_row(
+                    c.method,
+                    str(c.d),
+                    str(c.n),
+                    f"{c.kappa:.3f}",
+                    str(len(task.trials)),
+                    f"{task.cost / 1e9:.0f}",
+                )
             console.print(t)
             console.print(f"projected time: {pl.projected_seconds():.0f} s on 2 cores")
             return
@@ -133,9 +148,14 @@ def run(
             return
         failed, diverged = 0, 0
         t0 = time.perf_counter()
-        columns = [TextColumn("{task.description}"), BarColumn(),
-                   TextColumn("{task.fields[cells]}/{task.fields[total_cells]} cells"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[cells]}/{task.fields[total_cells]} cells"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=console, transient=False) as prog:
             bar = prog.add_task("running", total=pl.total_cost, cells=0, total_cells=len(pl.tasks))
 
@@ -145,8 +165,12 @@ def run(
                 diverged += sum(r["status"] == "diverged" for r in res.rows)
                 if res.status == "failed":
                     prog.console.print(f"[red]failed[/] {task.cell.label}: {res.message}")
-                prog.update(bar, advance=task.cost, cells=prog.tasks[bar].fields["cells"] + 1,
-                            description=task.cell.label)
+                prog.update(
+                    bar,
+                    advance=task.cost,
+                    cells=prog.tasks[bar].fields["cells"] + 1,
+                    description=task.cell.label,
+                )
 
             try:
                 if executor is Executor.dask:
@@ -165,10 +189,17 @@ def run(
             raise typer.Exit(1)
 
 
-def _rows_and_aggregate(st: Store, preset: str | None, all_sweeps: bool) -> tuple[list[dict], list[AggregateRow]]:
+def _rows_and_aggregate(
+    st: Store, preset: str | None, all_sweeps: bool
+) -> tuple[list[dict], list[AggregateRow]]:
     sweeps = st.sweeps() if all_sweeps else []
     if all_sweeps:
-        rows = [r for s in sweeps if preset in (None, s["preset"]) for r in st.trial_rows(s["sweep_id"], s["trials"])]
+        rows = [
+            r
+            for s in sweeps
+            if preset in (None, s["preset"])
+            for r in st.trial_rows(s["sweep_id"], s["trials"])
+        ]
     else:
         _, sweep_id, trials = _stored_preset(st, preset)
         rows = st.trial_rows(sweep_id, trials)
@@ -180,23 +211,45 @@ def results(
     preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
     store: StoreOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, csv, json or parquet")] = Fmt.table,
-    aggregate_: Annotated[bool, typer.Option("--aggregate", help="Median/IQR per method x d x kappa")] = False,
+    aggregate_: Annotated[
+        bool, typer.Option("--aggregate", help="Median/IQR per method x d x kappa")
+    ] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file")] = None,
-    all_sweeps: Annotated[bool, typer.Option("--all", help="Every stored sweep, not only the latest")] = False,
+    all_sweeps: Annotated[
+        bool, typer.Option("--all", help="Every stored sweep, not only the latest")
+    ] = False,
 ) -> None:
     """Print or export per-trial rows, or (--aggregate, and always for tables) the per-cell aggregate."""
     with _store(store, readonly=True) as st:
         rows, agg = _rows_and_aggregate(st, preset, all_sweeps)
     if fmt is Fmt.table:
-        t = Table("preset", "method", "d", "n", "kappa", "trials", "div", "test_mse median [q25, q75]",
-                  "M_W", "M_h", title="aggregate over trials (median)")
+        t = Table(
+            "preset",
+            "method",
+            "d",
+            "n",
+            "kappa",
+            "trials",
+            "div",
+            "test_mse median [q25, q75]",
+            "M_W",
+            "M_h",
+            title="aggregate over trials (median)",
+        )
         for a in agg:
-            def f(m: str) -> str:
-                v = a.stat(m)
-                return "-" if math.isnan(v) else f"{v:.3f}"
-            t.add_row(a.preset, a.method, str(a.d), str(a.n), f"{a.kappa:.2f}", str(a.trials), str(a.diverged),
-                      f"{a.stat('test_mse'):.4f} [{a.stat('test_mse', 'q25'):.4f}, {a.stat('test_mse', 'q75'):.4f}]",
-                      f("overlap_w"), f("overlap_h"))
+            ow, oh = (a.stat(m) for m in ("overlap_w", "overlap_h"))
+            t.add_row(
+                a.preset,
+                a.method,
+                str(a.d),
+                str(a.n),
+                f"{a.kappa:.2f}",
+                str(a.trials),
+                str(a.diverged),
+                f"{a.stat('test_mse'):.4f} [{a.stat('test_mse', 'q25'):.4f}, {a.stat('test_mse', 'q75'):.4f}]",
+                "-" if math.isnan(ow) else f"{ow:.3f}",
+                "-" if math.isnan(oh) else f"{oh:.3f}",
+            )
         console.print(t)
         return
     table = [a.as_dict() for a in agg] if aggregate_ else rows
@@ -211,8 +264,15 @@ def results(
     if fmt is Fmt.json:
         text = json.dumps(table, indent=1)
     else:
-        cols = list(dict.fromkeys(k for r in table for k in r)) or ["preset", "method", "d", "n", "kappa", "trial",
-                                                                   *METRICS]
+        cols = list(dict.fromkeys(k for r in table for k in r)) or [
+            "preset",
+            "method",
+            "d",
+            "n",
+            "kappa",
+            "trial",
+            *METRICS,
+        ]
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         w.writeheader()
@@ -228,7 +288,9 @@ def results(
 @app.command()
 def plot(
     preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Figure file (.png, .pdf, .svg)")] = Path("depthlab.png"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Figure file (.png, .pdf, .svg)")] = Path(
+        "depthlab.png"
+    ),
     store: StoreOpt = None,
 ) -> None:
     """Test error vs kappa (median, IQR band) per method, and the overlaps M_W, M_h vs kappa."""

@@ -33,31 +33,58 @@ def plot_sweep(
     methods = list(dict.fromkeys(r.method for r in rows))
     ds = sorted({r.d for r in rows})
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    panels = [("test_mse", "test MSE", True), ("overlap_w", "$M_W$ (first layer)", False),
-              ("overlap_h", "$M_h$ (second layer)", False)]
+    panels = [
+        ("test_mse", "test MSE", True),
+        ("overlap_w", "$M_W$ (first layer)", False),
+        ("overlap_h", "$M_h$ (second layer)", False),
+    ]
     for ax, (metric, label, logy) in zip(axes, panels, strict=True):
         for mi, m in enumerate(methods):
             color = COLORS.get(m, f"C{mi}")
             for di, d in enumerate(ds):
-                sel = sorted((r for r in rows if r.method == m and r.d == d and f"{metric}_median" in r.stats),
-                             key=lambda r: r.kappa)
+                sel = sorted(
+                    (r for r in rows if r.method == m and r.d == d and f"{metric}_median" in r.stats),
+                    key=lambda r: r.kappa,
+                )
                 if not sel:
                     continue
                 k = [r.kappa for r in sel]
-                ax.plot(k, [r.stat(metric) for r in sel], marker=MARKERS[di % len(MARKERS)], color=color,
-                        label=f"{m}" + (f" d={d}" if len(ds) > 1 else ""))
-                ax.fill_between(k, [r.stat(metric, "q25") for r in sel], [r.stat(metric, "q75") for r in sel],
-                                color=color, alpha=0.2, linewidth=0)
+                ax.plot(
+                    k,
+                    [r.stat(metric) for r in sel],
+                    marker=MARKERS[di % len(MARKERS)],
+                    color=color,
+                    label=f"{m}" + (f" d={d}" if len(ds) > 1 else ""),
+                )
+                ax.fill_between(
+                    k,
+                    [r.stat(metric, "q25") for r in sel],
+                    [r.stat(metric, "q75") for r in sel],
+                    color=color,
+                    alpha=0.2,
+                    linewidth=0,
+                )
         for name, kappa in (theory or {}).items():
             ax.axvline(kappa, color="gray", linestyle="--", linewidth=1)
             if metric == "test_mse":
-                ax.text(kappa, 1.0, f" {name}", rotation=90, va="top", ha="right", fontsize=7,
-                        color="gray", transform=ax.get_xaxis_transform())
+                ax.text(
+                    kappa,
+                    1.0,
+                    f" {name}",
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                    fontsize=7,
+                    color="gray",
+                    transform=ax.get_xaxis_transform(),
+                )
         if metric == "test_mse" and references:
             ref = references[max(ds)]
             for key, (text, color) in REFERENCE_STYLE.items():
                 if key in ref:
-                    ax.axhline(ref[key], color=color, linestyle=":", linewidth=1.2, label=f"{text}: {ref[key]:.3f}")
+                    ax.axhline(
+                        ref[key], color=color, linestyle=":", linewidth=1.2, label=f"{text}: {ref[key]:.3f}"
+                    )
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel(r"$\kappa = \log n / \log d$")

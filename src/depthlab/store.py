@@ -176,7 +176,16 @@ class Store:
                 con.execute(
                     "INSERT OR IGNORE INTO cells(cell_key, preset, method, d, n, kappa, config_json, created) "
                     "VALUES (?,?,?,?,?,?,?,?)",
-                    (c.key, c.preset, c.method, c.d, c.n, c.kappa, json.dumps(c.identity(), sort_keys=True), now),
+                    (
+                        c.key,
+                        c.preset,
+                        c.method,
+                        c.d,
+                        c.n,
+                        c.kappa,
+                        json.dumps(c.identity(), sort_keys=True),
+                        now,
+                    ),
                 )
                 con.execute("INSERT OR IGNORE INTO sweep_cells VALUES (?,?)", (sweep_id, c.key))
         return sweep_id
@@ -196,8 +205,17 @@ class Store:
             cur = con.execute(
                 "INSERT INTO runs(cell_key, trials_json, status, message, wall_s, compile_s, run_s, created, "
                 "provenance_json) VALUES (?,?,?,?,?,?,?,?,?)",
-                (cell_key, json.dumps(list(trials)), status, message, t.get("wall_s"), t.get("compile_s"),
-                 t.get("run_s"), _now(), json.dumps(provenance())),
+                (
+                    cell_key,
+                    json.dumps(list(trials)),
+                    status,
+                    message,
+                    t.get("wall_s"),
+                    t.get("compile_s"),
+                    t.get("run_s"),
+                    _now(),
+                    json.dumps(provenance()),
+                ),
             )
             run_id = cur.lastrowid
             for r in rows:
@@ -205,8 +223,14 @@ class Store:
                 con.execute(
                     "INSERT OR REPLACE INTO trials(cell_key, trial, status, test_mse, train_mse, trivial_mse, "
                     "overlap_w, overlap_h, extra_json, run_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (cell_key, r["trial"], r["status"], *(r.get(m) for m in METRICS),
-                     json.dumps(extra) if extra else None, run_id),
+                    (
+                        cell_key,
+                        r["trial"],
+                        r["status"],
+                        *(r.get(m) for m in METRICS),
+                        json.dumps(extra) if extra else None,
+                        run_id,
+                    ),
                 )
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -215,7 +239,11 @@ class Store:
         return {int(r[0]) for r in rows}
 
     def latest_sweep(self, preset: str | None = None) -> sqlite3.Row | None:
-        q = "SELECT * FROM sweeps" + (" WHERE preset=?" if preset else "") + " ORDER BY last_used DESC, sweep_id DESC"
+        q = (
+            "SELECT * FROM sweeps"
+            + (" WHERE preset=?" if preset else "")
+            + " ORDER BY last_used DESC, sweep_id DESC"
+        )
         return self._con.execute(q, (preset,) if preset else ()).fetchone()
 
     def sweeps(self) -> list[sqlite3.Row]:

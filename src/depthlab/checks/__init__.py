@@ -65,7 +65,9 @@ class OrderingCheck(_Check):
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         vals = [(m, *ctx.value(m, self.metric, self.at)) for m in self.methods]
         ok = all(a[2] < b[2] for a, b in zip(vals, vals[1:], strict=False))
-        detail = " < ".join(f"{m} {_fmt(v)}" for m, _, v in vals) + f"  ({self.metric} at kappa={vals[0][1]:.3g})"
+        detail = (
+            " < ".join(f"{m} {_fmt(v)}" for m, _, v in vals) + f"  ({self.metric} at kappa={vals[0][1]:.3g})"
+        )
         return CheckResult(self.name, ok, detail, {m: v for m, _, v in vals})
 
 

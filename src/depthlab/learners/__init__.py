@@ -15,4 +15,11 @@ LearnerConfig = Annotated[
     Field(discriminator="kind"),
 ]
 
-__all__ = ["JointThreeLayer", "KernelRidge", "LayerwiseThreeLayer", "LearnerConfig", "LearnerSpec", "TwoLayer"]
+__all__ = [
+    "JointThreeLayer",
+    "KernelRidge",
+    "LayerwiseThreeLayer",
+    "LearnerConfig",
+    "LearnerSpec",
+    "TwoLayer",
+]

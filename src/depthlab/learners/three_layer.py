@@ -152,7 +152,11 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
             if n < 6:
                 raise ValueError(f"data='fresh' splits n into three stages; n = {n} is too small")
             s = n // 3
-            (x1, y1), (x2, y2), (x3, y3) = (x[:s], y[:s]), (x[s : 2 * s], y[s : 2 * s]), (x[2 * s :], y[2 * s :])
+            (x1, y1), (x2, y2), (x3, y3) = (
+                (x[:s], y[:s]),
+                (x[s : 2 * s], y[s : 2 * s]),
+                (x[2 * s :], y[2 * s :]),
+            )
         else:
             x1 = x2 = x3 = x
             y1 = y2 = y3 = y
@@ -193,7 +197,11 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
         p1, p2, f = self.width1, self.p2, self.batch_fraction
         m = batch_size(n, f)
         s1, s2 = _steps(self.t1_coef * math.log(d), f), _steps(self.t2_coef * d**1.5, f)
-        return 6.0 * s1 * m * (d * p1 + p1 * p2) + 4.0 * s2 * m * p1 * p2 + 2.0 * n * (d * p1 + p1 * p2 + p2 * p2)
+        return (
+            6.0 * s1 * m * (d * p1 + p1 * p2)
+            + 4.0 * s2 * m * p1 * p2
+            + 2.0 * n * (d * p1 + p1 * p2 + p2 * p2)
+        )
 
 
 class JointThreeLayer(_ThreeLayerBase):

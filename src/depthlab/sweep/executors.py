@@ -104,7 +104,9 @@ def run_dask(
         raise RuntimeError("the dask executor needs `pip install depthlab[dask]`") from e
     cluster = None
     if address is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     else:
         client = Client(address)

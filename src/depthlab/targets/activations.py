@@ -41,6 +41,13 @@ def _poly(terms: dict[int, float], normalization: str = "factorial") -> Callable
     return f
 
 
+def _scaled_tanh(c: float) -> Callable[[Array], Array]:
+    def f(z: Array) -> Array:
+        return jnp.tanh(c * z)
+
+    return f
+
+
 _FIXED: dict[str, Activation] = {
     "he2+he3": Activation("he2+he3", _poly({2: 1.0, 3: 1.0}), 3),
     "he2+2he3": Activation("he2+2he3", _poly({2: 1.0, 3: 2.0}), 3),
@@ -66,8 +73,7 @@ def get_activation(name: str) -> Activation:
         return Activation(key, _poly({k: 1.0}, norm), k)
     m = _TANH.match(key)
     if m:
-        c = float(m.group(1))
-        return Activation(key, lambda z, c=c: jnp.tanh(c * z), None)
+        return Activation(key, _scaled_tanh(float(m.group(1))), None)
     raise ValueError(
         f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c"
     )
