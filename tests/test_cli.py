@@ -77,9 +77,7 @@ def test_check_reports_every_check_with_numbers(store):
 
 
 def test_errors_are_clear(tmp_path):
-    res = runner.invoke(
-        app, ["run", "quick", "--set", "methods.layerwise.p22=3", "--store", str(tmp_path / "a")]
-    )
+    res = runner.invoke(app, ["run", "quick", "--set", "methods.layerwise.p22=3", "--store", str(tmp_path / "a")])
     assert res.exit_code == 2 and "p22" in res.output
     res = runner.invoke(app, ["run", "nope", "--store", str(tmp_path / "a")])
     assert res.exit_code == 2 and "unknown preset" in res.output

@@ -97,8 +97,7 @@ def test_hermite_series_evaluates_the_sum(x64):
     z = np.linspace(-3, 3, 13)
     f = hermite_series(coeffs, "factorial")
     expected = sum(
-        c * np.polynomial.hermite_e.hermeval(z, np.eye(k + 1)[k]) / math.factorial(k)
-        for k, c in coeffs.items()
+        c * np.polynomial.hermite_e.hermeval(z, np.eye(k + 1)[k]) / math.factorial(k) for k, c in coeffs.items()
     )
     np.testing.assert_allclose(np.asarray(f(jnp.asarray(z))), expected, rtol=1e-12, atol=1e-12)
     g = hermite_series(coeffs, "unit")
@@ -168,9 +167,7 @@ def test_three_term_recurrence(k, z):
 @given(k=st.integers(min_value=1, max_value=12))
 def test_gaussian_mean_of_he_vanishes(k):
     assert gaussian_expectation(lambda z: _he_numpy(k, z)) == pytest.approx(0.0, abs=1e-8 * math.factorial(k))
-    assert gaussian_expectation(lambda z: _he_numpy(k, z) ** 2) == pytest.approx(
-        float(math.factorial(k)), rel=1e-8
-    )
+    assert gaussian_expectation(lambda z: _he_numpy(k, z) ** 2) == pytest.approx(float(math.factorial(k)), rel=1e-8)
 
 
 def test_x64_fixture_gives_float64(x64):

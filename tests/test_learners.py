@@ -34,16 +34,19 @@ from depthlab.learners.two_layer import TwoLayerParams, two_layer_forward
 from depthlab.metrics import subspace_overlap
 from depthlab.targets import HierarchicalTarget
 
+_init3 = jax.jit(init_three_layer, static_argnums=(1, 2, 3, 4, 5))
+
 
 def _np(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def _data(key: int, n: int, d: int):
-    kx, ky = jax.random.split(jax.random.PRNGKey(key))
-    x = jax.random.normal(kx, (n, d))
-    y = jnp.sin(x[:, 0]) + 0.5 * x[:, 1] * x[:, d - 1] + 0.1 * jax.random.normal(ky, (n,))
-    return x, y
+def _data(seed: int, n: int, d: int):
+    """Inputs and labels from numpy (no JAX compilation), as float64 JAX arrays (tests run under x64)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    y = np.sin(x[:, 0]) + 0.5 * x[:, 1] * x[:, d - 1] + 0.1 * rng.standard_normal(n)
+    return jnp.asarray(x), jnp.asarray(y)
 
 
 def _assert_deterministic(fit, params, x, y, key) -> None:
@@ -61,10 +64,9 @@ def _assert_deterministic(fit, params, x, y, key) -> None:
 # ---- (a) ridge readout ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("n", "p", "lam"), [(40, 7, 1.0), (25, 30, 0.01)])
 def test_ridge_readout_matches_direct_solve(x64, n, p, lam):
-    h = jax.random.normal(jax.random.PRNGKey(0), (n, p))
-    y = jax.random.normal(jax.random.PRNGKey(1), (n,))
-    w = _np(ridge_readout(h, y, lam))
-    hn, yn = _np(h), _np(y)
+    rng = np.random.default_rng(0)
+    hn, yn = rng.standard_normal((n, p)), rng.standard_normal(n)
+    w = _np(ridge_readout(jnp.asarray(hn), jnp.asarray(yn), lam))
     ref = np.linalg.solve(hn.T @ hn + lam * n * np.eye(p), hn.T @ yn)
     np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-12)
     # first-order optimality of ||Hw - y||^2 + lam n ||w||^2
@@ -73,14 +75,14 @@ def test_ridge_readout_matches_direct_solve(x64, n, p, lam):
 
 
 # ---- (b) kernel ridge ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("degree", "scale", "ridge"), [(2, 1.0, 1.0), (2, 1.0, 0.05), (3, 2.0, 0.3)])
+@pytest.mark.parametrize(("degree", "scale", "ridge"), [(2, 1.0, 0.05), (3, 2.0, 0.3)])
 def test_kernel_ridge_matches_dense_numpy(x64, degree, scale, ridge):
     n, d = 30, 5
     x, y = _data(2, n, d)
     xt, _ = _data(3, 11, d)
     spec = KernelRidge(degree=degree, scale=scale, ridge=ridge)
-    params = spec.fit(jax.random.PRNGKey(0), x, y)
-    pred = _np(spec.predict(params, xt))
+    params = jax.jit(spec.fit)(jax.random.PRNGKey(0), x, y)
+    pred = _np(jax.jit(spec.predict)(params, xt))
     xn, yn, xtn = _np(x), _np(y), _np(xt)
 
     def kern(a, b):
@@ -108,22 +110,22 @@ def _central_fd(fun, w: np.ndarray, step: float = 1e-6) -> np.ndarray:
 
 def _tiny_three_layer():
     d, p1, p2, n = 4, 5, 3, 7
-    params = init_three_layer(jax.random.PRNGKey(3), d, p1, p2, 1.0, jnp.float64)
-    x = jax.random.normal(jax.random.PRNGKey(4), (n, d))
-    y = jax.random.normal(jax.random.PRNGKey(5), (n,))
+    params = _init3(jax.random.PRNGKey(3), d, p1, p2, 1.0, jnp.float64)
+    x, y = _data(4, n, d)
     return params, x, y
 
 
 def test_three_layer_forward_formula(x64):
-    params, x, _ = _tiny_three_layer()
+    params, x, y = _tiny_three_layer()
     xn = _np(x)
     h1 = np.maximum(xn @ _np(params.w1).T + _np(params.b1), 0)
     u = h1 @ _np(params.w2).T + _np(params.b2)
+    out = np.maximum(u, 0) @ _np(params.w3)
     np.testing.assert_allclose(_np(layer1_features(params, x)), h1, atol=1e-14)
     np.testing.assert_allclose(_np(layer2_preactivation(params, x)), u, atol=1e-14)
-    np.testing.assert_allclose(_np(forward(params, x)), np.maximum(u, 0) @ _np(params.w3), atol=1e-14)
-    r = np.maximum(u, 0) @ _np(params.w3) - _np(_tiny_three_layer()[2])
-    assert float(half_sse(params, x, _tiny_three_layer()[2])) == pytest.approx(0.5 * np.sum(r * r), rel=1e-13)
+    np.testing.assert_allclose(_np(forward(params, x)), out, atol=1e-14)
+    r = out - _np(y)
+    assert float(half_sse(params, x, y)) == pytest.approx(0.5 * np.sum(r * r), rel=1e-13)
 
 
 @pytest.mark.parametrize("field", ["w1", "w2", "w3"])
@@ -131,10 +133,12 @@ def test_three_layer_gradient_vs_finite_differences(x64, field):
     params, x, y = _tiny_three_layer()
     w0 = _np(getattr(params, field))
 
-    def loss(w):
-        return float(half_sse(params._replace(**{field: jnp.asarray(w)}), x, y))
+    loss_of = jax.jit(lambda w: half_sse(params._replace(**{field: w}), x, y))
 
-    auto = _np(jax.grad(lambda w: half_sse(params._replace(**{field: w}), x, y))(jnp.asarray(w0)))
+    def loss(w):
+        return float(loss_of(jnp.asarray(w)))
+
+    auto = _np(jax.grad(loss_of)(jnp.asarray(w0)))
     fd = _central_fd(loss, w0)
     assert np.max(np.abs(auto)) > 1e-3  # non-trivial gradient
     np.testing.assert_allclose(auto, fd, rtol=1e-5, atol=1e-7)
@@ -159,14 +163,14 @@ def test_two_layer_gradient_vs_finite_differences(x64):
         b1=uniform_bias(k2, (p,), 1.0, jnp.float64),
         w2=jax.random.normal(k3, (p,)),
     )
-    x = jax.random.normal(jax.random.PRNGKey(7), (n, d))
-    y = jax.random.normal(jax.random.PRNGKey(8), (n,))
+    x, y = _data(7, n, d)
     np.testing.assert_allclose(
         _np(two_layer_forward(params, x)),
         np.maximum(_np(x) @ _np(params.w1).T + _np(params.b1), 0) @ _np(params.w2),
         atol=1e-14,
     )
 
+    @jax.jit
     def loss(w1):
         r = two_layer_forward(params._replace(w1=w1), x) - y
         return 0.5 * jnp.sum(r * r)
@@ -189,17 +193,16 @@ def test_layerwise_readout_is_ridge_on_final_features(x64):
     params = fit(key, x, y)
     _assert_deterministic(fit, params, x, y, key)
     s = n // 3
-    h2 = relu(layer2_preactivation(params, x[2 * s :]))
-    np.testing.assert_allclose(_np(params.w3), _np(ridge_readout(h2, y[2 * s :], 0.1)), rtol=1e-9, atol=1e-12)
-    h2_all = relu(layer2_preactivation(params, x))
-    assert not np.allclose(_np(params.w3), _np(ridge_readout(h2_all, y, 0.1)), rtol=1e-3)
-    init = init_three_layer(jax.random.split(key, 3)[0], d, p1, p2, 0.2, jnp.float64)
+    readout = jax.jit(lambda prm, xs, ys: ridge_readout(relu(layer2_preactivation(prm, xs)), ys, 0.1))
+    np.testing.assert_allclose(_np(params.w3), _np(readout(params, x[2 * s :], y[2 * s :])), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(_np(params.w3), _np(readout(params, x, y)), rtol=1e-3)
+    init = _init3(jax.random.split(key, 3)[0], d, p1, p2, 0.2, jnp.float64)
     assert not np.allclose(_np(params.w1), _np(init.w1))
     assert not np.allclose(_np(params.w2), _np(init.w2))
     np.testing.assert_array_equal(_np(params.b1), _np(init.b1))  # biases are never trained
     np.testing.assert_array_equal(_np(params.b2), _np(init.b2))
     with pytest.raises(ValueError, match="too small"):
-        LayerwiseThreeLayer(p1=3, p2=2, data="fresh").fit(key, x[:5], y[:5])
+        jax.jit(LayerwiseThreeLayer(p1=p1, p2=p2, data="fresh").fit)(key, x[:5], y[:5])
 
 
 def test_layerwise_single_step_updates(x64):
@@ -216,27 +219,29 @@ def test_layerwise_single_step_updates(x64):
     # int(0.1 ln 4) = 0 and int(0.01 * 8) = 0 iterations -> max(1, 0) = 1 step per stage
     assert num_steps(int(0.1 * math.log(d)), 0.5) == 1 and num_steps(int(0.01 * d**1.5), 0.5) == 1
     key = jax.random.PRNGKey(42)
-    params = spec.fit(key, x, y)
-
-    kinit, k1, k2 = jax.random.split(key, 3)
-    p0 = init_three_layer(kinit, d, p1, p2, 0.2, x.dtype)
+    params = jax.jit(spec.fit)(key, x, y)
     m = batch_size(n, 0.5)
     assert m == 10
-    idx1 = minibatch(jax.random.fold_in(k1, 0), n, m)
-    g1 = jax.grad(lambda w: half_sse(p0._replace(w1=w), x[idx1], y[idx1]))(p0.w1) / m
-    w1 = p0.w1 - 0.7 * (math.sqrt(p1) * g1 / 0.2**2)
-    np.testing.assert_allclose(_np(params.w1), _np(w1), rtol=1e-10, atol=1e-13)
 
-    pa = p0._replace(w1=w1)
-    h1 = layer1_features(pa, x)
-    idx2 = minibatch(jax.random.fold_in(k2, 0), n, m)
-    g2 = jax.grad(_layer2_half_sse)(p0.w2, p0.b2, p0.w3, h1[idx2], y[idx2]) / n
-    w2 = p0.w2 - 4 * 0.7 * (math.sqrt(p2) * g2 / (0.2 * p1))
-    np.testing.assert_allclose(_np(params.w2), _np(w2), rtol=1e-10, atol=1e-13)
+    @jax.jit
+    def by_hand(key, x, y):
+        kinit, k1, k2 = jax.random.split(key, 3)
+        p0 = init_three_layer(kinit, d, p1, p2, 0.2, x.dtype)
+        idx1 = minibatch(jax.random.fold_in(k1, 0), n, m)
+        g1 = jax.grad(lambda w: half_sse(p0._replace(w1=w), x[idx1], y[idx1]))(p0.w1) / m
+        w1 = p0.w1 - 0.7 * (math.sqrt(p1) * g1 / 0.2**2)
+        h1 = layer1_features(p0._replace(w1=w1), x)
+        idx2 = minibatch(jax.random.fold_in(k2, 0), n, m)
+        g2 = jax.grad(_layer2_half_sse)(p0.w2, p0.b2, p0.w3, h1[idx2], y[idx2]) / n  # / n, not / m
+        w2 = p0.w2 - 4 * 0.7 * (math.sqrt(p2) * g2 / (0.2 * p1))
+        pb = p0._replace(w1=w1, w2=w2)
+        return pb._replace(w3=ridge_readout(relu(layer2_preactivation(pb, x)), y, 0.2))
 
-    pb = pa._replace(w2=w2)
-    w3 = ridge_readout(relu(layer2_preactivation(pb, x)), y, 0.2)
-    np.testing.assert_allclose(_np(params.w3), _np(w3), rtol=1e-9, atol=1e-12)
+    expected = by_hand(key, x, y)
+    for name in ("w1", "w2", "w3", "b1", "b2"):
+        np.testing.assert_allclose(
+            _np(getattr(params, name)), _np(getattr(expected, name)), rtol=1e-9, atol=1e-12, err_msg=name
+        )
 
 
 def test_joint_single_step_update(x64):
@@ -246,22 +251,29 @@ def test_joint_single_step_update(x64):
         p1=p1, p2=p2, t2_coef=0.01, batch_fraction=0.5, sampler="permutation", reg1=0.1, reg2=0.3, reg3=0.2
     )
     key = jax.random.PRNGKey(7)
-    params = spec.fit(key, x, y)
-    _assert_deterministic(jax.jit(spec.fit), params, x, y, key)
-    kinit, kb = jax.random.split(key)
-    p0 = init_three_layer(kinit, d, p1, p2, 0.2, x.dtype)
+    fit = jax.jit(spec.fit)
+    params = fit(key, x, y)
+    _assert_deterministic(fit, params, x, y, key)
     m = batch_size(n, 0.5)
-    idx = minibatch(jax.random.fold_in(kb, 0), n, m)
-    g = jax.grad(half_sse)(p0, x[idx], y[idx])
-    c, eps = 0.15, 0.2
-    w1 = p0.w1 - c * (math.sqrt(p1) * (g.w1 / m) / eps**2 + 0.1 * p0.w1)
-    w2 = p0.w2 - c * (math.sqrt(p2) * (g.w2 / n) / (eps * p1) + 0.3 * d**-1.5 * p0.w2)
-    w3 = p0.w3 - c * ((g.w3 / n) / (eps * p2) + 0.2 * p0.w3)
-    np.testing.assert_allclose(_np(params.w1), _np(w1), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(_np(params.w2), _np(w2), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(_np(params.w3), _np(w3), rtol=1e-10, atol=1e-13)
-    np.testing.assert_array_equal(_np(params.b1), _np(p0.b1))
-    np.testing.assert_array_equal(_np(params.b2), _np(p0.b2))
+
+    @jax.jit
+    def by_hand(key, x, y):
+        kinit, kb = jax.random.split(key)
+        p0 = init_three_layer(kinit, d, p1, p2, 0.2, x.dtype)
+        idx = minibatch(jax.random.fold_in(kb, 0), n, m)
+        g = jax.grad(half_sse)(p0, x[idx], y[idx])
+        c, eps = 0.15, 0.2
+        return p0._replace(
+            w1=p0.w1 - c * (math.sqrt(p1) * (g.w1 / m) / eps**2 + 0.1 * p0.w1),
+            w2=p0.w2 - c * (math.sqrt(p2) * (g.w2 / n) / (eps * p1) + 0.3 * d**-1.5 * p0.w2),
+            w3=p0.w3 - c * ((g.w3 / n) / (eps * p2) + 0.2 * p0.w3),
+        )
+
+    expected = by_hand(key, x, y)
+    for name in ("w1", "w2", "w3", "b1", "b2"):
+        np.testing.assert_allclose(
+            _np(getattr(params, name)), _np(getattr(expected, name)), rtol=1e-10, atol=1e-13, err_msg=name
+        )
 
 
 def test_two_layer_single_full_batch_step(x64):
@@ -269,29 +281,36 @@ def test_two_layer_single_full_batch_step(x64):
     x, y = _data(14, n, d)
     spec = TwoLayer(p=p, t_coef=0.01, batch_fraction=1.0, lr=0.5, reg=0.05, ridge=0.3)
     key = jax.random.PRNGKey(9)
-    params = spec.fit(key, x, y)
-    _assert_deterministic(jax.jit(spec.fit), params, x, y, key)
-    k1, k2, k3, _ = jax.random.split(key, 4)
-    w1_0 = jax.random.normal(k1, (p, d), x.dtype) / math.sqrt(d)
-    b1 = uniform_bias(k2, (p,), 1.0, x.dtype)
-    w2_0 = 0.2 * jax.random.normal(k3, (p,), x.dtype) / math.sqrt(p)
-    p0 = TwoLayerParams(w1_0, b1, w2_0)
+    fit = jax.jit(spec.fit)
+    params = fit(key, x, y)
+    _assert_deterministic(fit, params, x, y, key)
 
-    def loss(w1):
-        r = two_layer_forward(p0._replace(w1=w1), x) - y
-        return 0.5 * jnp.sum(r * r)
+    @jax.jit
+    def by_hand(key, x, y):
+        k1, k2, k3, _ = jax.random.split(key, 4)
+        w1_0 = jax.random.normal(k1, (p, d), x.dtype) / math.sqrt(d)
+        b1 = uniform_bias(k2, (p,), 1.0, x.dtype)
+        w2_0 = 0.2 * jax.random.normal(k3, (p,), x.dtype) / math.sqrt(p)
+        p0 = TwoLayerParams(w1_0, b1, w2_0)
 
-    g = jax.grad(loss)(w1_0) / n
-    w1 = w1_0 - 0.5 * (math.sqrt(p) * g / 0.2 + 0.05 * w1_0)
-    np.testing.assert_allclose(_np(params.w1), _np(w1), rtol=1e-10, atol=1e-13)
-    np.testing.assert_array_equal(_np(params.b1), _np(b1))
-    w2 = ridge_readout(relu(x @ w1.T + b1), y, 0.3)
-    np.testing.assert_allclose(_np(params.w2), _np(w2), rtol=1e-9, atol=1e-12)
+        def loss(w1):
+            r = two_layer_forward(p0._replace(w1=w1), x) - y
+            return 0.5 * jnp.sum(r * r)
+
+        g = jax.grad(loss)(w1_0) / n
+        w1 = w1_0 - 0.5 * (math.sqrt(p) * g / 0.2 + 0.05 * w1_0)
+        return TwoLayerParams(w1, b1, ridge_readout(relu(x @ w1.T + b1), y, 0.3))
+
+    expected = by_hand(key, x, y)
+    for name in ("w1", "b1", "w2"):
+        np.testing.assert_allclose(
+            _np(getattr(params, name)), _np(getattr(expected, name)), rtol=1e-9, atol=1e-12, err_msg=name
+        )
 
 
 def test_init_three_layer_scales():
     d, p1, p2 = 50, 400, 300
-    p = init_three_layer(jax.random.PRNGKey(0), d, p1, p2, 0.2, jnp.float32)
+    p = _init3(jax.random.PRNGKey(0), d, p1, p2, 0.2, jnp.float32)
     assert p.w1.shape == (p1, d) and p.w2.shape == (p2, p1) and p.w3.shape == (p2,)
     assert float(jnp.var(p.w1)) == pytest.approx(1 / d, rel=0.05)
     assert float(jnp.var(p.w2)) == pytest.approx(0.04 / p1, rel=0.05)
@@ -345,15 +364,27 @@ def test_minibatch_loop_full_batch():
     np.testing.assert_array_equal(np.asarray(counts), np.full(n, 7))
 
 
-def test_minibatch_loop_body_order_sequential():
-    """The carry is threaded: a body that appends the step's first id builds a running sum."""
-    n, m = 10, 4
+@pytest.mark.parametrize("sampler", ["window", "permutation"])
+def test_minibatch_loop_batches_in_order(sampler):
+    """The carry is threaded through the steps in order; 'permutation' takes randperm[:m] of
+    fold_in(key, step) at every step; consecutive batches differ."""
+    n, m, steps = 10, 4, 11
     ids = jnp.arange(n, dtype=jnp.float32)
-    total = minibatch_loop(
-        jax.random.PRNGKey(2), (ids,), m, 11, lambda c, b: c + jnp.sum(b[0]), jnp.asarray(0.0), "window"
-    )
-    assert 0 < float(total) < 11 * (n - 1) * m
-    assert float(total) == round(float(total))
+    key = jax.random.PRNGKey(2)
+
+    def body(carry, batch):
+        i, record = carry
+        return i + 1, record.at[i].set(batch[0])
+
+    i, record = minibatch_loop(key, (ids,), m, steps, body, (0, jnp.zeros((steps, m))), sampler)
+    record = np.asarray(record)
+    assert int(i) == steps
+    if sampler == "permutation":
+        for step in range(steps):
+            expected = np.asarray(minibatch(jax.random.fold_in(key, step), n, m), dtype=np.float32)
+            np.testing.assert_array_equal(record[step], expected)
+    batches = {tuple(sorted(r.tolist())) for r in record}
+    assert len(batches) > steps // 2
 
 
 def test_small_helpers():
@@ -370,17 +401,22 @@ def test_small_helpers():
 # ---- (f) learning an easy target -----------------------------------------------------------------
 def test_kernel_ridge_learns_a_quadratic(x64):
     d, n = 5, 400
-    kx, kt = jax.random.split(jax.random.PRNGKey(21))
+    rng = np.random.default_rng(21)
 
     def target(x):
         return x[:, 0] * x[:, 1] + x[:, 2] ** 2 - 1 + 0.5 * x[:, 3]
 
-    x = jax.random.normal(kx, (n, d))
-    xt = jax.random.normal(kt, (1000, d))
+    x = rng.standard_normal((n, d))
+    xt = rng.standard_normal((1000, d))
     spec = KernelRidge(ridge=1e-6)
-    pred = spec.predict(spec.fit(jax.random.PRNGKey(0), x, target(x)), xt)
-    rel = float(jnp.mean((pred - target(xt)) ** 2) / jnp.mean(target(xt) ** 2))
+    params = jax.jit(spec.fit)(jax.random.PRNGKey(0), jnp.asarray(x), jnp.asarray(target(x)))
+    pred = np.asarray(jax.jit(spec.predict)(params, jnp.asarray(xt)))
+    rel = float(np.mean((pred - target(xt)) ** 2) / np.mean(target(xt) ** 2))
     assert rel < 0.05
+    # a large ridge shrinks the fit towards 0 (the error then approaches E f^2)
+    big = KernelRidge(ridge=1e3)
+    pred_big = np.asarray(jax.jit(big.predict)(jax.jit(big.fit)(None, jnp.asarray(x), jnp.asarray(target(x))), xt))
+    assert np.mean((pred_big - target(xt)) ** 2) > 0.5 * np.mean(target(xt) ** 2)
 
 
 def test_kernel_ridge_small_ridge_equals_least_squares_on_monomials(x64):
@@ -400,17 +436,18 @@ def test_kernel_ridge_small_ridge_equals_least_squares_on_monomials(x64):
     for q in (2, 3):
         coef, *_ = np.linalg.lstsq(monomials(x, q), np.asarray(y), rcond=None)
         spec = KernelRidge(degree=q, ridge=1e-10)
-        pred = np.asarray(spec.predict(spec.fit(jax.random.PRNGKey(0), x, y), xt))
+        pred = np.asarray(jax.jit(spec.predict)(jax.jit(spec.fit)(jax.random.PRNGKey(0), x, y), xt))
         np.testing.assert_allclose(pred, monomials(xt, q) @ coef, rtol=1e-4, atol=1e-4)
 
 
 def test_two_layer_learns_easy_single_index_target():
     t = HierarchicalTarget(d=9, sigma2="identity")
-    inst = t.draw(jax.random.PRNGKey(0))
-    tr = t.sample(inst, jax.random.PRNGKey(1), 1000)
-    te = t.sample(inst, jax.random.PRNGKey(2), 2000)
+    inst = jax.jit(t.draw)(jax.random.PRNGKey(0))
+    sample = jax.jit(t.sample, static_argnums=2)
+    tr = sample(inst, jax.random.PRNGKey(1), 1000)
+    te = sample(inst, jax.random.PRNGKey(2), 2000)
     spec = TwoLayer(p=64)
-    params = spec.fit(jax.random.PRNGKey(0), tr.x, tr.y)
+    params = jax.jit(spec.fit)(jax.random.PRNGKey(0), tr.x, tr.y)
     test_mse = float(jnp.mean((spec.predict(params, te.x) - te.f) ** 2))
     trivial = float(jnp.mean(te.f**2))
     assert trivial == pytest.approx(2 / 3, abs=0.1)

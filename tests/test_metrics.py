@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 
 from depthlab.learners import JointThreeLayer, KernelRidge, LayerwiseThreeLayer, TwoLayer
-from depthlab.learners.three_layer import init_three_layer, layer2_preactivation
+from depthlab.learners.three_layer import ThreeLayerParams
 from depthlab.learners.two_layer import TwoLayerParams
 from depthlab.metrics import evaluate, feature_overlap, mse, subspace_overlap
 from depthlab.targets import HierarchicalTarget
 
+# jitted once per shape: far cheaper than op-by-op dispatch for these small checks
+_subspace_overlap = jax.jit(subspace_overlap)
+_feature_overlap = jax.jit(feature_overlap)
 
-def _orthonormal_rows(key, rows: int, d: int) -> jnp.ndarray:
-    q, _ = jnp.linalg.qr(jax.random.normal(key, (d, rows)))
+
+def _orthonormal_rows(seed: int, rows: int, d: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, rows)))
     return q.T
 
 
@@ -25,107 +29,125 @@ def test_mse():
     assert float(mse(jnp.asarray([1.0, 2.0, 3.0]), jnp.asarray([1.0, 0.0, 0.0]))) == pytest.approx(13 / 3)
 
 
-def test_subspace_overlap_in_span_is_one(x64):
-    d, big_d = 20, 4
-    basis = _orthonormal_rows(jax.random.PRNGKey(0), big_d, d)  # (D, d)
-    coef = jax.random.normal(jax.random.PRNGKey(1), (50, big_d))
-    w = coef @ basis  # every neuron lies in span(W*)
-    assert float(subspace_overlap(w, basis[None])) == pytest.approx(1.0, abs=1e-12)
-
-
-def test_subspace_overlap_orthogonal_is_zero(x64):
+def test_subspace_overlap_in_span_is_one_and_orthogonal_is_zero(x64):
     d = 20
-    q = _orthonormal_rows(jax.random.PRNGKey(2), 10, d)
+    q = _orthonormal_rows(2, 10, d)
     basis, rest = q[:4], q[4:]
-    w = jax.random.normal(jax.random.PRNGKey(3), (30, 6)) @ rest  # in the orthogonal complement
-    assert float(subspace_overlap(w, basis[None])) == pytest.approx(0.0, abs=1e-12)
+    coef = np.random.default_rng(3).standard_normal((30, 6))
+    w_in = coef[:, :4] @ basis  # every neuron lies in span(W*)
+    w_out = coef @ rest  # every neuron in the orthogonal complement
+    assert float(_subspace_overlap(w_in, basis[None])) == pytest.approx(1.0, abs=1e-12)
+    assert float(_subspace_overlap(w_out, basis[None])) == pytest.approx(0.0, abs=1e-12)
+    # eager and jitted agree
+    assert float(subspace_overlap(jnp.asarray(w_in), jnp.asarray(basis[None]))) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_subspace_overlap_random_weights(x64):
     """For Gaussian weights E c^2 = D/d, so M_W ~ sqrt(D/d) (0.354 at d = 64, D = 8)."""
     t = HierarchicalTarget(d=64)
     bases = t.subspaces(t.draw(jax.random.PRNGKey(0)))
-    w = jax.random.normal(jax.random.PRNGKey(1), (20_000, 64))
-    assert float(subspace_overlap(w, bases)) == pytest.approx(math.sqrt(8 / 64), abs=0.005)
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((20_000, 64))
+    m = float(_subspace_overlap(w, bases))
+    assert m == pytest.approx(math.sqrt(8 / 64), abs=0.005)
     # the scale of each neuron does not matter
-    scales = jnp.exp(jax.random.normal(jax.random.PRNGKey(2), (20_000, 1)))
-    assert float(subspace_overlap(w * scales, bases)) == pytest.approx(
-        float(subspace_overlap(w, bases)), rel=1e-10
-    )
+    scales = np.exp(rng.standard_normal((20_000, 1)))
+    assert float(_subspace_overlap(w * scales, bases)) == pytest.approx(m, rel=1e-10)
 
 
 def test_subspace_overlap_known_values_and_branch_average(x64):
     """Two branches: neurons all in branch 0 -> per-branch values 1 and 0, mean 1/2; a neuron at 45 degrees
     between the two subspaces has c = 1/sqrt(2) for both."""
     d = 10
-    q = _orthonormal_rows(jax.random.PRNGKey(4), 4, d)
+    q = _orthonormal_rows(4, 4, d)
     bases = q.reshape(2, 2, d)
-    w0 = jax.random.normal(jax.random.PRNGKey(5), (7, 2)) @ bases[0]
-    assert float(subspace_overlap(w0, bases)) == pytest.approx(0.5, abs=1e-12)
-    w45 = (bases[0, 0] + bases[1, 1])[None, :] * 3.0
-    assert float(subspace_overlap(w45, bases)) == pytest.approx(1 / math.sqrt(2), abs=1e-12)
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((6, 2)) @ bases[0]
+    assert float(_subspace_overlap(w0, bases)) == pytest.approx(0.5, abs=1e-12)
+    w45 = np.repeat((bases[0, 0] + bases[1, 1])[None, :] * 3.0, 6, axis=0)
+    assert float(_subspace_overlap(w45, bases)) == pytest.approx(1 / math.sqrt(2), abs=1e-12)
     # half the neurons inside branch 0, half orthogonal to everything: sqrt(mean c^2) = sqrt(1/2) for branch 0
-    outside = _orthonormal_rows(jax.random.PRNGKey(6), d, d)  # any basis; project out the 4 directions
-    perp = outside - (outside @ q.T) @ q
-    w_mix = jnp.concatenate([w0[:3], perp[:3]])
+    outside = rng.standard_normal((3, d))
+    perp = outside - (outside @ q.T) @ q  # project out the 4 directions
+    w_mix = np.concatenate([w0[:3], perp])
     expected = 0.5 * (math.sqrt(0.5) + 0.0)
-    assert float(subspace_overlap(w_mix, bases)) == pytest.approx(expected, abs=1e-10)
+    assert float(_subspace_overlap(w_mix, bases)) == pytest.approx(expected, abs=1e-10)
     # a zero neuron does not produce NaN
-    assert np.isfinite(float(subspace_overlap(jnp.zeros((3, d)), bases)))
+    assert np.isfinite(float(_subspace_overlap(np.zeros((6, d)), bases)))
 
 
 def test_feature_overlap(x64):
     n = 4000
-    h = jax.random.normal(jax.random.PRNGKey(7), (n, 2))
+    rng = np.random.default_rng(7)
+    h = rng.standard_normal((n, 2))
     # columns of u are multiples (of either sign) of h_0 -> branch 0 cosine 1; h_1 independent -> ~0
-    u = h[:, :1] * jnp.asarray([[2.0, -0.5, 7.0]])
-    val = float(feature_overlap(u, h[:, :1]))
-    assert val == pytest.approx(1.0, abs=1e-12)
-    noise = jax.random.normal(jax.random.PRNGKey(8), (n, 50))
-    assert float(feature_overlap(noise, h)) < 4 / math.sqrt(n)
-    # mean over branches: u ~ h_0 only -> (1 + ~0) / 2
-    assert float(feature_overlap(u, h)) == pytest.approx(0.5, abs=3 / math.sqrt(n))
-    # uncentred cosine: a constant offset c0 lowers |cos| from 1 to ~ |c| / sqrt(c^2 + c0^2)
     cs = np.asarray([2.0, -0.5, 7.0])
+    u = h[:, :1] * cs[None, :]
+    assert float(_feature_overlap(u, h[:, :1])) == pytest.approx(1.0, abs=1e-12)
+    noise = rng.standard_normal((n, 3))
+    assert float(_feature_overlap(noise, h)) < 4 / math.sqrt(n)
+    # mean over branches: u ~ h_0 only -> (1 + ~0) / 2
+    assert float(_feature_overlap(u, h)) == pytest.approx(0.5, abs=3 / math.sqrt(n))
+    # uncentred cosine: a constant offset c0 lowers |cos| from 1 to ~ |c| / sqrt(c^2 + c0^2)
     expected = math.sqrt(np.mean(cs**2 / (cs**2 + 25.0)))
-    assert float(feature_overlap(u + 5.0, h[:, :1])) == pytest.approx(expected, abs=0.02)
+    assert float(_feature_overlap(u + 5.0, h[:, :1])) == pytest.approx(expected, abs=0.02)
 
 
 def test_feature_overlap_known_angle(x64):
-    n = 10_000
-    a, b = jax.random.normal(jax.random.PRNGKey(9), (2, n))
+    n = 4000
+    a, b = np.random.default_rng(9).standard_normal((2, n))
     # exact Gram-Schmidt so the cosine is exactly cos(theta)
     b = b - (b @ a) / (a @ a) * a
-    a, b = a / jnp.linalg.norm(a), b / jnp.linalg.norm(b)
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
     theta = 0.3
-    u = jnp.stack([jnp.cos(theta) * a + jnp.sin(theta) * b, b], axis=1)  # cosines cos(theta) and 0
-    expected = math.sqrt((math.cos(theta) ** 2 + 0.0) / 2)
-    assert float(feature_overlap(u, a[:, None])) == pytest.approx(expected, abs=1e-10)
+    u = np.stack([np.cos(theta) * a + np.sin(theta) * b, b, -2 * a], axis=1)  # cosines cos(theta), 0, -1
+    expected = math.sqrt((math.cos(theta) ** 2 + 0.0 + 1.0) / 3)
+    assert float(_feature_overlap(u, a[:, None])) == pytest.approx(expected, abs=1e-10)
 
 
 @pytest.fixture(scope="module")
 def problem():
-    t = HierarchicalTarget(d=9, sigma2="identity")
-    inst = t.draw(jax.random.PRNGKey(0))
-    train = t.sample(inst, jax.random.PRNGKey(1), 60)
-    test = t.sample(inst, jax.random.PRNGKey(2), 80)
+    t = HierarchicalTarget(d=9, sigma2="identity", noise=0.5)  # noise: train_mse uses y, the others f
+    inst = jax.jit(t.draw)(jax.random.PRNGKey(0))
+    sample = jax.jit(t.sample, static_argnums=2)
+    train = sample(inst, jax.random.PRNGKey(1), 60)
+    test = sample(inst, jax.random.PRNGKey(2), 80)
+    assert not np.allclose(np.asarray(train.y), np.asarray(train.f))
     return t, inst, train, test
 
 
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
 def _params(kind: str, train):
-    """Parameters for each learner type without training (evaluate only needs predict & features)."""
-    key = jax.random.PRNGKey(3)
+    """Parameters for each learner type without training (evaluate only needs predict & features), and a
+    numpy re-implementation of the prediction and of the first-layer weights / second-layer features."""
+    rng = np.random.default_rng(3)
     if kind == "kernel":
         spec = KernelRidge()
-        return spec, spec.fit(key, train.x, train.y)
+        params = jax.jit(spec.fit)(jax.random.PRNGKey(3), train.x, train.y)
+        xtr, alpha = np.asarray(params.x_train, np.float64), np.asarray(params.alpha, np.float64)
+
+        def predict(x):
+            g = x @ xtr.T
+            return (g**2 + g + 1) @ alpha
+
+        return spec, params, predict, None, None
     if kind == "two_layer":
-        k1, k2, k3 = jax.random.split(key, 3)
-        params = TwoLayerParams(
-            w1=jax.random.normal(k1, (6, 9)), b1=jax.random.uniform(k2, (6,)), w2=jax.random.normal(k3, (6,))
-        )
-        return TwoLayer(p=6), params
+        w1, b1, w2 = rng.standard_normal((6, 9)), rng.uniform(-1, 1, 6), rng.standard_normal(6)
+        params = TwoLayerParams(*(jnp.asarray(a, jnp.float32) for a in (w1, b1, w2)))
+        w1, b1, w2 = (np.asarray(a, np.float64) for a in params)
+        return TwoLayer(p=6), params, lambda x: _relu(x @ w1.T + b1) @ w2, w1, None
     spec = LayerwiseThreeLayer(p1=8, p2=4) if kind == "layerwise" else JointThreeLayer(p1=8, p2=4)
-    return spec, init_three_layer(key, 9, 8, 4, 1.0, jnp.float32)
+    shapes = [(8, 9), (8,), (4, 8), (4,), (4,)]
+    params = ThreeLayerParams(*(jnp.asarray(rng.standard_normal(sh), jnp.float32) for sh in shapes))
+    w1, b1, w2, b2, w3 = (np.asarray(a, np.float64) for a in params)
+
+    def u_of(x):
+        return _relu(x @ w1.T + b1) @ w2.T + b2
+
+    return spec, params, lambda x: _relu(u_of(x)) @ w3, w1, u_of
 
 
 @pytest.mark.parametrize(
@@ -139,25 +161,20 @@ def _params(kind: str, train):
 )
 def test_evaluate_keys_and_values(problem, kind, keys):
     t, inst, train, test = problem
-    spec, params = _params(kind, train)
-    out = evaluate(t, inst, spec, params, train, test)
+    spec, params, predict, w1, u_of = _params(kind, train)
+    out = jax.jit(lambda prm, tr, te: evaluate(t, inst, spec, prm, tr, te))(params, train, test)
     assert set(out) == {"test_mse", "train_mse", "trivial_mse"} | keys
-    pred_test = np.asarray(spec.predict(params, test.x))
-    pred_train = np.asarray(spec.predict(params, train.x))
-    np.testing.assert_allclose(
-        float(out["test_mse"]), np.mean((pred_test - np.asarray(test.f)) ** 2), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        float(out["train_mse"]), np.mean((pred_train - np.asarray(train.y)) ** 2), rtol=1e-5
-    )
-    np.testing.assert_allclose(float(out["trivial_mse"]), np.mean(np.asarray(test.f) ** 2), rtol=1e-5)
-    if "overlap_w" in keys:
-        expected = subspace_overlap(params.w1, t.subspaces(inst))
-        assert float(out["overlap_w"]) == pytest.approx(float(expected), rel=1e-6)
-        assert 0.0 < float(out["overlap_w"]) <= 1.0
-    if "overlap_h" in keys:
-        u = np.asarray(layer2_preactivation(params, test.x))
-        hn = np.asarray(test.h)
-        cos = (u.T @ hn) / (np.linalg.norm(u, axis=0)[:, None] * np.linalg.norm(hn, axis=0)[None, :])
-        assert float(out["overlap_h"]) == pytest.approx(float(np.sqrt(np.mean(cos**2))), rel=1e-5)
-        assert 0.0 <= float(out["overlap_h"]) <= 1.0
+    xtr, ytr = np.asarray(train.x, np.float64), np.asarray(train.y, np.float64)
+    xte, fte, hte = (np.asarray(a, np.float64) for a in (test.x, test.f, test.h))
+    np.testing.assert_allclose(float(out["test_mse"]), np.mean((predict(xte) - fte) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(float(out["train_mse"]), np.mean((predict(xtr) - ytr) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(float(out["trivial_mse"]), np.mean(fte**2), rtol=1e-5)
+    if w1 is not None:
+        bases = np.asarray(t.subspaces(inst), np.float64)[0]  # (D, d), one branch
+        c2 = np.sum((w1 @ bases.T) ** 2, axis=1) / np.sum(w1**2, axis=1)
+        assert float(out["overlap_w"]) == pytest.approx(math.sqrt(np.mean(c2)), rel=1e-5)
+    if u_of is not None:
+        u = u_of(xte)
+        cos = (u.T @ hte) / (np.linalg.norm(u, axis=0)[:, None] * np.linalg.norm(hte, axis=0)[None, :])
+        assert float(out["overlap_h"]) == pytest.approx(float(np.sqrt(np.mean(cos**2))), rel=1e-4)
+        assert 0.0 < float(out["overlap_h"]) <= 1.0
