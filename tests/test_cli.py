@@ -31,7 +31,7 @@ def store(tmp_path_factory):
 def test_presets_lists_names_and_runtime():
     res = runner.invoke(app, ["presets"])
     assert res.exit_code == 0
-    assert "quick" in res.output and "dandi2025-example" in res.output and "~2 min" in res.output
+    assert "quick" in res.output and "dandi2025-example" in res.output and "cold" in res.output
 
 
 def test_rerun_resumes_without_work(store):

@@ -82,7 +82,7 @@ QUICK = Preset.model_validate(
         "name": "quick",
         "paper": "dandi2025",
         "description": "SIGHT d=32, eps=1/2: layer-wise/joint 3-layer vs 2-layer vs quadratic kernel, kappa 1.2-2.4",
-        "est_runtime": "~2 min",
+        "est_runtime": "~1:45 cold, ~1:00 warm",
         "target": TARGET,
         "methods": {
             # Narrower than the paper's p1 = int(n_max^0.9) = 1782 to fit the 2-minute budget; 256 units
