@@ -80,7 +80,7 @@ def test_kernel_ridge_matches_dense_numpy(x64, degree, scale, ridge):
     n, d = 30, 5
     x, y = _data(2, n, d)
     xt, _ = _data(3, 11, d)
-    spec = KernelRidge(degree=degree, scale=scale, ridge=ridge)
+    spec = KernelRidge(degree=degree, scale=scale, ridge=ridge, solver="dual")
     params = jax.jit(spec.fit)(jax.random.PRNGKey(0), x, y)
     pred = _np(jax.jit(spec.predict)(params, xt))
     xn, yn, xtn = _np(x), _np(y), _np(xt)
@@ -491,3 +491,32 @@ def test_learner_validation():
         LayerwiseThreeLayer(p2_width=3)
     with pytest.raises(ValidationError, match="ridge"):
         KernelRidge(ridge=0.0)
+
+
+def test_kernel_primal_and_dual_solvers_agree(x64):
+    from depthlab.learners.kernel_ridge import KernelRidge, num_features, polynomial_features, polynomial_kernel
+
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((60, 4)))
+    xt = jnp.asarray(rng.standard_normal((25, 4)))
+    y = jnp.asarray(rng.standard_normal(60))
+    for degree, scale in ((2, 1.0), (3, 2.0)):
+        phi = polynomial_features(x, degree, scale)
+        assert phi.shape == (60, num_features(4, degree))
+        np.testing.assert_allclose(phi @ phi.T, polynomial_kernel(x, x, degree, scale), rtol=1e-10, atol=1e-10)
+        preds = {}
+        for solver in ("dual", "primal"):
+            spec = KernelRidge(degree=degree, scale=scale, ridge=0.1, solver=solver)
+            preds[solver] = spec.predict(spec.fit(jax.random.PRNGKey(0), x, y), xt)
+        np.testing.assert_allclose(preds["primal"], preds["dual"], rtol=1e-8, atol=1e-10)
+    auto = KernelRidge()
+    assert auto.chosen_solver(64, 9410) == "primal" and auto.chosen_solver(64, 1000) == "dual"
+
+
+def test_kernel_refuses_infeasible_size_up_front():
+    from depthlab.learners.kernel_ridge import KernelRidge
+
+    spec = KernelRidge(solver="dual", max_memory_gb=1.0)
+    spec.check_feasible(64, 1000)
+    with pytest.raises(ValueError, match=r"needs \d+\.\d GiB per trial"):
+        spec.check_feasible(64, 100_000)

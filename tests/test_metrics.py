@@ -125,7 +125,7 @@ def _params(kind: str, train):
     numpy re-implementation of the prediction and of the first-layer weights / second-layer features."""
     rng = np.random.default_rng(3)
     if kind == "kernel":
-        spec = KernelRidge()
+        spec = KernelRidge(solver="dual")
         params = jax.jit(spec.fit)(jax.random.PRNGKey(3), train.x, train.y)
         xtr, alpha = np.asarray(params.x_train, np.float64), np.asarray(params.alpha, np.float64)
 

@@ -129,19 +129,24 @@ def run(
             f"({len(pl.tasks)} to run, {done} complete) -> {st.path}"
         )
         if dry_run:
-            t = Table("method", "d", "n", "kappa", "trials to run", "GFLOP")
+            t = Table("method", "d", "n", "kappa", "trials to run", "GFLOP", "MiB/trial", "feasible")
             for task in pl.tasks:
                 c = task.cell
-                t.add_row(
-                    c.method,
-                    str(c.d),
-                    str(c.n),
-                    f"{c.kappa:.3f}",
-                    str(len(task.trials)),
-                    f"{task.cost / 1e9:.0f}",
-                )
+                try:
+                    c.learner.check_feasible(c.d, c.n)
+                    ok = "yes"
+                except ValueError as e:
+                    ok = f"[red]no[/]: {e}"
+                mib = c.learner.memory_bytes(c.d, c.n) / 2**20
+                t.add_row(c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
+                          f"{task.cost / 1e9:.0f}", f"{mib:.0f}", ok)
             console.print(t)
-            console.print(f"projected time: {pl.projected_seconds():.0f} s on 2 cores")
+            from depthlab.bench import THROUGHPUT_FILE, load_throughput
+
+            measured = load_throughput()
+            secs = pl.projected_seconds(measured)
+            source = f"measured by `depthlab bench` ({THROUGHPUT_FILE})" if measured else "default estimate"
+            console.print(f"projected time: {secs:.0f} s ({secs / 3600:.2f} h) on this machine; throughput: {source}")
             return
         if not pl.tasks:
             console.print("nothing to do: every cell is in the store")
@@ -334,6 +339,23 @@ def check(
     console.print(f"{len(res) - n_fail} passed, {n_fail} failed")
     if n_fail:
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for bench.md and bench.json")] = Path(
+        "benchmarks/results"
+    ),
+    section: Annotated[
+        list[str] | None, typer.Option(help="Only these: precision, scaling, memory, end_to_end (default all)")
+    ] = None,
+) -> None:
+    """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
+    from depthlab.bench import _md, main
+
+    report = main(output, tuple(section or ["all"]))
+    console.print(_md(report), highlight=False)
+    console.print(f"wrote {output / 'bench.md'} and {output / 'bench.json'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,9 @@ class LearnerSpec(Config):
         """Estimate of the peak working set of one trial's ``fit`` (for chunking trials)."""
         return 8 * n * d * itemsize
 
+    def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
+        """Raise ValueError (saying what it would need) if a cell of this size cannot run."""
+
     def flops(self, d: int, n: int) -> float:
         """Floating-point operations of one trial's ``fit``, counted from the shapes (dominant terms)."""
         return 2.0 * n * d

@@ -66,7 +66,7 @@ def minibatch_loop(
 
         return jax.lax.fori_loop(0, steps, step, carry)
 
-    def epoch(e: Array, c: C, count: int) -> C:
+    def epoch(e: Array, c: C) -> C:
         ke = jax.random.fold_in(key, e)
         perm = jax.random.permutation(ke, n)
         doubled = tuple(jnp.concatenate([a[perm], a[perm]]) for a in data)
@@ -75,13 +75,11 @@ def minibatch_loop(
             s = jax.random.randint(jax.random.fold_in(ke, j + 1), (), 0, n)
             return body(c2, tuple(jax.lax.dynamic_slice_in_dim(a, s, m) for a in doubled))
 
+        # the last epoch may be shorter; a traced trip count keeps one copy of the body in the program
+        count = jnp.minimum(reshuffle_every, steps - e * reshuffle_every)
         return jax.lax.fori_loop(0, count, inner, c)
 
-    full, rest = divmod(steps, reshuffle_every)
-    carry = jax.lax.fori_loop(0, full, lambda e, c: epoch(e, c, reshuffle_every), carry)
-    if rest:
-        carry = epoch(jnp.asarray(full), carry, rest)
-    return carry
+    return jax.lax.fori_loop(0, -(-steps // reshuffle_every), epoch, carry)
 
 
 def batch_size(n: int, fraction: float) -> int:

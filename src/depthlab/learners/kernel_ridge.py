@@ -3,14 +3,27 @@ r"""Kernel ridge regression with the polynomial kernel (Dandi et al. 2025 baseli
     K(x, x') = sum_{j=0}^{q} (x . x' / s)^j          (q = 2, s = 1: (x.x')^2 + x.x' + 1, public code)
     alpha = (K + lambda n I)^{-1} y,    f(x) = sum_i alpha_i K(x_i, x)
 
-solved by a Cholesky factorisation of the n x n regularised Gram matrix (memory 2 n^2 floats).
+Two exact solvers (Cholesky factorisations of a regularised Gram matrix):
+
+* ``dual``:   the n x n system above; O(n^3) time, n^2 memory.
+* ``primal``: the kernel has the finite feature map phi(x) = (sqrt(c_a) x^a / s^{|a|/2})_{|a| <= q} over
+  monomials x^a with multinomial weights c_a = |a|! / prod_i a_i!, so K = Phi Phi^T and, by the push-through
+  identity, f(x) = phi(x)^T (Phi^T Phi + lambda n I)^{-1} Phi^T y: O(n D^2 + D^3) time, n D memory with
+  D = C(d + q, q) (2145 for d = 64, q = 2).
+* ``auto`` (default) takes the cheaper of the two.
+
+Before running, ``check_feasible`` refuses (with the memory it would need) a solve larger than
+``max_memory_gb``.
 """
 
 from __future__ import annotations
 
+import math
+from itertools import combinations_with_replacement
 from typing import Literal, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
 from pydantic import PositiveFloat, PositiveInt
@@ -19,8 +32,8 @@ from depthlab.learners.base import LearnerSpec
 
 
 class KernelParams(NamedTuple):
-    x_train: Array  # (n, d)
-    alpha: Array  # (n,)
+    x_train: Array  # (n, d) (dual) or (0, d) (primal)
+    alpha: Array  # (n,) dual coefficients, or (D,) primal weights
 
 
 def polynomial_kernel(x1: Array, x2: Array, degree: int = 2, scale: float = 1.0) -> Array:
@@ -34,6 +47,24 @@ def polynomial_kernel(x1: Array, x2: Array, degree: int = 2, scale: float = 1.0)
     return out
 
 
+def num_features(d: int, degree: int) -> int:
+    """D = number of monomials of degree <= q in d variables = C(d + q, q)."""
+    return math.comb(d + degree, degree)
+
+
+def polynomial_features(x: Array, degree: int = 2, scale: float = 1.0) -> Array:
+    """phi(x) with phi(x) . phi(x') = sum_{j<=degree} (x . x'/scale)^j; shape (n, C(d+q, q))."""
+    d = x.shape[-1]
+    cols = [jnp.ones(x.shape[:-1] + (1,), x.dtype)]
+    for j in range(1, degree + 1):
+        idx = np.array(list(combinations_with_replacement(range(d), j)))  # (M, j), sorted monomials
+        counts = [np.bincount(row, minlength=d) for row in idx]
+        weight = np.array([math.factorial(j) / np.prod([math.factorial(c) for c in cnt]) for cnt in counts])
+        mono = jnp.prod(x[..., idx], axis=-1)  # (n, M)
+        cols.append(mono * jnp.asarray(np.sqrt(weight) / scale ** (j / 2), x.dtype))
+    return jnp.concatenate(cols, axis=-1)
+
+
 class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
 
@@ -41,18 +72,46 @@ class KernelRidge(LearnerSpec):
     degree: PositiveInt = 2
     scale: PositiveFloat = 1.0
     ridge: PositiveFloat = 1.0  # lambda, times n (example yaml lambda_ridge_setup_kernel)
+    solver: Literal["auto", "dual", "primal"] = "auto"
+    max_memory_gb: PositiveFloat = 8.0  # refuse solves whose matrices need more than this per trial
+
+    def chosen_solver(self, d: int, n: int) -> str:
+        if self.solver != "auto":
+            return self.solver
+        return "primal" if num_features(d, self.degree) < n else "dual"
 
     def fit(self, key: Array, x: Array, y: Array) -> KernelParams:
-        n = x.shape[0]
+        n, d = x.shape
+        if self.chosen_solver(d, n) == "primal":
+            phi = polynomial_features(x, self.degree, self.scale)
+            gram = phi.T @ phi + self.ridge * n * jnp.eye(phi.shape[1], dtype=x.dtype)
+            w = cho_solve(cho_factor(gram, lower=True), phi.T @ y)
+            return KernelParams(x_train=x[:0], alpha=w)
         k = polynomial_kernel(x, x, self.degree, self.scale) + self.ridge * n * jnp.eye(n, dtype=x.dtype)
         alpha = cho_solve(cho_factor(k, lower=True), y)
         return KernelParams(x_train=x, alpha=alpha)
 
     def predict(self, params: KernelParams, x: Array) -> Array:
+        if params.x_train.shape[0] == 0:  # primal weights
+            return polynomial_features(x, self.degree, self.scale) @ params.alpha
         return polynomial_kernel(x, params.x_train, self.degree, self.scale) @ params.alpha
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        if self.chosen_solver(d, n) == "primal":
+            big_d = num_features(d, self.degree)
+            return itemsize * (2 * n * big_d + 2 * big_d * big_d + 2 * n * d)
         return itemsize * (3 * n * n + 2 * n * d)
 
     def flops(self, d: int, n: int) -> float:
+        if self.chosen_solver(d, n) == "primal":
+            big_d = num_features(d, self.degree)
+            return 2.0 * n * big_d * big_d + big_d**3 / 3.0
         return n**3 / 3.0 + 2.0 * n * n * d
+
+    def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
+        need = self.memory_bytes(d, n, itemsize) / 1024**3
+        if need > self.max_memory_gb:
+            raise ValueError(
+                f"kernel ridge ({self.chosen_solver(d, n)} solver) at d={d}, n={n} needs {need:.1f} GiB per trial "
+                f"(> max_memory_gb={self.max_memory_gb:g}); lower kappa_max, or raise methods.<name>.max_memory_gb"
+            )

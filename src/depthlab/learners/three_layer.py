@@ -125,8 +125,10 @@ class _ThreeLayerBase(LearnerSpec):
         return layer2_preactivation(params, x)
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
-        p1, p2 = self.width1, self.p2
-        return itemsize * (3 * n * p1 + 2 * n * d + 4 * p1 * (p2 + d) + 4 * n * p2)
+        """Layer-1 features (n p1), their doubled permutation for the window sampler (2 n p1), one batch
+        and its gradient temporaries (~2 m p1), weights and the layer-2 activations."""
+        p1, p2, m = self.width1, self.p2, batch_size(n, self.batch_fraction)
+        return itemsize * (3 * n * p1 + 2 * m * p1 + 3 * n * d + 4 * p1 * (p2 + d) + 4 * n * p2)
 
 
 def _steps(t: float, fraction: float) -> int:

@@ -43,8 +43,14 @@ class Plan:
     def total_cost(self) -> float:
         return sum(t.cost for t in self.tasks)
 
-    def projected_seconds(self, gflops: float = PROJECTED_GFLOPS) -> float:
-        return self.total_cost / (gflops * 1e9)
+    def projected_seconds(self, throughput: dict[str, float] | None = None) -> float:
+        """Seconds to run the remaining tasks, from per-learner-kind GFLOP/s (``depthlab bench``) or a default."""
+        rates = throughput or {}
+        return sum(
+            (t.cost - CELL_OVERHEAD_FLOPS) / (rates.get(t.cell.method, PROJECTED_GFLOPS) * 1e9)
+            + CELL_OVERHEAD_FLOPS / (PROJECTED_GFLOPS * 1e9)
+            for t in self.tasks
+        )
 
 
 def config_hash(preset: Preset) -> str:

@@ -152,6 +152,7 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
     timings = {"compile_s": 0.0, "run_s": 0.0}
     rows: list[dict[str, Any]] = []
     try:
+        cell.learner.check_feasible(cell.d, cell.n, 8 if cell.precision == "float64" else 4)
         chunk = chunk_size(cell, len(trials), memory_budget)
         data_prog, fit_prog, dt = compiled_programs(cell, chunk)
         timings["compile_s"] += dt

@@ -1,0 +1,292 @@
+"""Benchmark suite (``depthlab bench`` / ``make bench``): throughput of every learner against this machine's
+measured GEMM peak. Writes ``bench.md`` and ``bench.json`` to the output folder and the measured learner
+throughputs to the user cache, where ``depthlab run --dry-run`` reads them for its projections.
+
+Sections:
+1. machine peak: jitted fp32 / fp64 square matrix products;
+2. each learner's training at reference sizes (quick's largest cell; the paper-scale largest cell of
+   ``dandi2025-example`` with the step count cut down, which leaves the per-step cost unchanged):
+   compile time, run time, FLOPs counted from the shapes, GFLOP/s and fraction of the fp32 peak;
+3. end-to-end ``quick`` in fresh processes, with an empty and then a warm compilation cache: wall time,
+   time per cell, share of wall time outside compiled numerics;
+4. scaling of a layer-wise cell with n and with the number of trials (fitted exponents);
+5. peak RSS of the largest cells of ``dandi2025-example`` (fresh process each, all 10 trials), vs the
+   arrays' estimated size;
+6. float32 vs float64 on quick's largest layer-wise cell: speed ratio and test-error difference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from depthlab.presets import apply_overrides, get_preset
+from depthlab.sweep.grid import Cell, expand
+from depthlab.sweep.runner import _compile_data, run_cell
+
+THROUGHPUT_FILE = Path.home() / ".cache" / "depthlab" / "throughput.json"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gemm_peak(dtype: Any, sizes: tuple[int, ...] = (512, 1024, 2048), seconds: float = 1.0) -> dict[int, float]:
+    """GFLOP/s of a jitted n x n product (best of a ~1 s loop per size)."""
+    out = {}
+    f = jax.jit(lambda a, b: a @ b)
+    for n in sizes:
+        a = jnp.ones((n, n), dtype)
+        f(a, a).block_until_ready()
+        reps, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            r = f(a, a)
+            reps += 1
+        r.block_until_ready()
+        out[n] = 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+    return out
+
+
+def _short(cell: Cell, steps: int) -> Cell:
+    """The same cell with about ``steps`` training steps in its dominant phase (per-step cost unchanged)."""
+    lr = cell.learner
+    t = steps * getattr(lr, "batch_fraction", 0.7) / cell.d**1.5
+    upd = {"t2_coef": t} if hasattr(lr, "t2_coef") else {"t_coef": t} if hasattr(lr, "t_coef") else {}
+    if hasattr(lr, "t1_coef"):
+        upd["t1_coef"] = 1.0
+    return Cell(**{**cell.__dict__, "learner": lr.model_copy(update=upd)})
+
+
+def time_fit(cell: Cell, trials: int) -> dict[str, float]:
+    """Compile and run one cell's fit program (data generation excluded) for ``trials`` trials."""
+    data_prog = _compile_data(cell, trials)
+    seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.arange(trials, dtype=jnp.uint32)
+    data = jax.block_until_ready(data_prog(seed, idx))
+    t0 = time.perf_counter()
+    fn = jax.jit(jax.vmap(_fit_only(cell), in_axes=(None, 0, 0, 0)))
+    prog = fn.lower(seed, idx, data[1].x, data[1].y).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(prog(seed, idx, data[1].x, data[1].y))  # warm-up
+    t0 = time.perf_counter()
+    jax.block_until_ready(prog(seed, idx, data[1].x, data[1].y))
+    run_s = time.perf_counter() - t0
+    flops = trials * cell.learner.flops(cell.d, cell.n)
+    return {"compile_s": compile_s, "run_s": run_s, "gflop": flops / 1e9, "gflops": flops / run_s / 1e9}
+
+
+def _fit_only(cell: Cell) -> Callable[..., Any]:
+    def f(seed: Any, trial: Any, x: Any, y: Any) -> Any:
+        return cell.learner.fit(jax.random.fold_in(jax.random.PRNGKey(seed), trial), x, y)
+
+    return f
+
+
+def learner_section(peak: float) -> list[dict[str, Any]]:
+    rows = []
+    quick = get_preset("quick")
+    qcells = [c for c in expand(quick) if c.n == max(c.n for c in expand(quick))]
+    for c in qcells:
+        r = time_fit(c, quick.trials)
+        rows.append({"scale": "quick", "method": c.method, "d": c.d, "n": c.n, "trials": quick.trials,
+                     "steps": "full", **r, "of_peak": r["gflops"] / peak})
+    ex = get_preset("dandi2025-example")
+    ecells = [c for c in expand(ex) if c.n == max(c.n for c in expand(ex))]
+    for c in ecells:
+        cs = _short(c, 48) if c.method != "kernel" else c
+        r = time_fit(cs, 2)
+        rows.append({"scale": "paper", "method": c.method, "d": c.d, "n": c.n, "trials": 2,
+                     "steps": "48" if c.method != "kernel" else "full", **r, "of_peak": r["gflops"] / peak})
+    return rows
+
+
+def _run_quick(store: Path, cache: Path) -> dict[str, float]:
+    env = {**os.environ, "DEPTHLAB_JAX_CACHE": str(cache)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "depthlab.cli", "run", "quick", "--store", str(store)], env=env,
+                   check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    import sqlite3
+
+    con = sqlite3.connect(store)
+    run_s, compile_s, cells = con.execute("SELECT SUM(run_s), SUM(compile_s), COUNT(*) FROM runs").fetchone()
+    con.close()
+    return {"wall_s": wall, "run_s": run_s, "compile_wait_s": compile_s, "cells": cells,
+            "per_cell_s": wall / cells, "outside_compiled": 1 - run_s / wall}
+
+
+def end_to_end_section() -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        cold = _run_quick(Path(tmp) / "cold.sqlite", cache)
+        warm = _run_quick(Path(tmp) / "warm.sqlite", cache)
+    return {"cold": cold, "warm": warm}
+
+
+def scaling_section() -> dict[str, Any]:
+    base = apply_overrides(get_preset("quick"), ["kappa_min=1.8", "num_kappa=4"])
+    cells = [c for c in expand(base) if c.method == "layerwise"]
+    ns, ts = [], []
+    for c in cells:
+        ns.append(c.n)
+        ts.append(time_fit(c, 1)["run_s"])
+    top = cells[-2]
+    trials = [1, 2, 4]
+    tt = [time_fit(top, k)["run_s"] for k in trials]
+    return {
+        "n": ns, "n_seconds": ts, "n_exponent": float(np.polyfit(np.log(ns), np.log(ts), 1)[0]),
+        "trials": trials, "trials_n": top.n, "trials_seconds": tt,
+        "trials_exponent": float(np.polyfit(np.log(trials), np.log(tt), 1)[0]),
+    }
+
+
+_RSS_CHILD = """
+import json, resource, sys
+from depthlab.bench import _short
+from depthlab.presets import get_preset
+from depthlab.sweep.grid import expand
+from depthlab.sweep.runner import chunk_size, run_cell
+p = get_preset("dandi2025-example")
+cell = next(c for c in expand(p) if c.method == sys.argv[1] and c.n == max(x.n for x in expand(p)))
+cell = _short(cell, 16) if cell.method != "kernel" else cell
+res = run_cell(cell, list(range(p.trials)))
+chunk = chunk_size(cell, p.trials)
+print(json.dumps({"status": res.status, "message": res.message, "chunk": chunk,
+                  "estimate_mib": chunk * cell.learner.memory_bytes(cell.d, cell.n) / 2**20,
+                  "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def memory_section() -> list[dict[str, Any]]:
+    base = subprocess.run([sys.executable, "-c", "import depthlab.sweep.runner, resource; "
+                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+                          check=True, capture_output=True, text=True)
+    baseline = float(base.stdout.strip())
+    rows = []
+    for method in ("layerwise", "joint", "two_layer", "kernel"):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, method], check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"method": method, **r, "baseline_mib": baseline, "arrays_mib": r["maxrss_mib"] - baseline})
+    return rows
+
+
+def precision_section() -> dict[str, Any]:
+    quick = get_preset("quick")
+    out: dict[str, Any] = {}
+    for prec in ("float32", "float64"):
+        p = apply_overrides(quick, [f"precision={prec}"])
+        cell = next(c for c in expand(p) if c.method == "layerwise" and c.n == max(x.n for x in expand(p)))
+        res = run_cell(cell, list(range(quick.trials)))
+        errs = np.array([r["test_mse"] for r in res.rows], dtype=float)
+        out[prec] = {"run_s": res.timings["run_s"], "test_mse": errs.tolist(), "median": float(np.median(errs)),
+                     "iqr": float(np.subtract(*np.percentile(errs, [75, 25])))}
+    jax.config.update("jax_enable_x64", False)
+    d32, d64 = out["float32"], out["float64"]
+    out["speed_ratio_64_over_32"] = d64["run_s"] / d32["run_s"]
+    diff = d64["median"] - d32["median"]
+    out["median_difference"] = diff
+    out["within_noise"] = abs(diff) <= max(d32["iqr"], d64["iqr"])
+    return out
+
+
+def _md(report: dict[str, Any]) -> str:
+    peak32, peak64 = report["gemm_fp32_gflops"], report["gemm_fp64_gflops"]
+    lines = [f"Machine: {report['cpu']} ({os.cpu_count()} cores), JAX {report['jax']}, suite {report['suite_s']:.0f} s",
+             "", "| GEMM n | " + " | ".join(str(n) for n in peak32) + " |", "|---|" + "---|" * len(peak32),
+             "| fp32 GFLOP/s | " + " | ".join(f"{v:.0f}" for v in peak32.values()) + " |",
+             "| fp64 GFLOP/s | " + " | ".join(f"{v:.0f}" for v in peak64.values()) + " |", "",
+             "| learner | scale | d | n | trials | steps | compile s | run s | GFLOP | GFLOP/s | of fp32 peak |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["learners"]:
+        lines.append(f"| {r['method']} | {r['scale']} | {r['d']} | {r['n']} | {r['trials']} | {r['steps']} | "
+                     f"{r['compile_s']:.2f} | {r['run_s']:.2f} | {r['gflop']:.0f} | {r['gflops']:.0f} | "
+                     f"{100 * r['of_peak']:.0f}% |")
+    e = report.get("end_to_end")
+    if e:
+        lines += ["", "| quick end to end | wall s | cells | s/cell | compiled numerics s | compile wait s | "
+                  "outside compiled |", "|---|---|---|---|---|---|---|"]
+        for k, v in e.items():
+            lines.append(f"| {k} cache | {v['wall_s']:.1f} | {v['cells']} | {v['per_cell_s']:.2f} | {v['run_s']:.1f} | "
+                         f"{v['compile_wait_s']:.1f} | {100 * v['outside_compiled']:.0f}% |")
+    s = report.get("scaling")
+    if s:
+        lines += ["", f"Scaling (layer-wise, d=32): time vs n {s['n']} -> "
+                  + ", ".join(f"{t:.2f}" for t in s["n_seconds"]) + f" s, exponent {s['n_exponent']:.2f}; "
+                  f"vs trials {s['trials']} at n={s['trials_n']} -> "
+                  + ", ".join(f"{t:.2f}" for t in s["trials_seconds"]) + f" s, exponent {s['trials_exponent']:.2f}"]
+    m = report.get("memory")
+    if m:
+        lines += ["", "| dandi2025-example largest cell (10 trials) | chunk | estimate MiB | peak RSS MiB | "
+                  "RSS above import MiB | ratio |", "|---|---|---|---|---|---|"]
+        for r in m:
+            lines.append(f"| {r['method']} | {r['chunk']} | {r['estimate_mib']:.0f} | {r['maxrss_mib']:.0f} | "
+                         f"{r['arrays_mib']:.0f} | {r['arrays_mib'] / max(r['estimate_mib'], 1):.2f} |")
+    p = report.get("precision")
+    if p:
+        lines += ["", f"float64 / float32 (quick, layer-wise, n=4095): time x{p['speed_ratio_64_over_32']:.2f}; "
+                  f"median test MSE {p['float32']['median']:.4f} vs {p['float64']['median']:.4f} "
+                  f"(difference {p['median_difference']:+.4f}, IQR {p['float32']['iqr']:.4f}; "
+                  f"{'within' if p['within_noise'] else 'NOT within'} trial noise)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] = ("all",)) -> dict[str, Any]:
+    t0 = time.perf_counter()
+
+    def want(s: str) -> bool:
+        return "all" in sections or s in sections
+
+    peak32 = gemm_peak(jnp.float32)
+    jax.config.update("jax_enable_x64", True)
+    peak64 = gemm_peak(jnp.float64)
+    jax.config.update("jax_enable_x64", False)
+    peak = max(peak32.values())
+    report: dict[str, Any] = {"cpu": cpu_name(), "jax": jax.__version__, "gemm_fp32_gflops": peak32,
+                              "gemm_fp64_gflops": peak64, "peak_fp32": peak, "learners": learner_section(peak)}
+    if want("precision"):
+        report["precision"] = precision_section()
+    if want("scaling"):
+        report["scaling"] = scaling_section()
+    if want("memory"):
+        report["memory"] = memory_section()
+    if want("end_to_end"):
+        report["end_to_end"] = end_to_end_section()
+    report["suite_s"] = time.perf_counter() - t0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
+    (out_dir / "bench.md").write_text(_md(report))
+    paper = {r["method"]: r["gflops"] for r in report["learners"] if r["scale"] == "paper"}
+    THROUGHPUT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    THROUGHPUT_FILE.write_text(json.dumps({"gflops": paper, "cpu": report["cpu"], "measured": time.time()}))
+    return report
+
+
+def load_throughput() -> dict[str, float] | None:
+    """Per-method GFLOP/s measured by the last ``depthlab bench`` on this machine, if any."""
+    try:
+        data = json.loads(THROUGHPUT_FILE.read_text())
+        return {k: float(v) for k, v in data["gflops"].items() if v > 0 and math.isfinite(v)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(_md(main()))
