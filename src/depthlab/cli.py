@@ -347,7 +347,7 @@ def bench(
         "benchmarks/results"
     ),
     section: Annotated[
-        list[str] | None, typer.Option(help="Only these: precision, scaling, memory, end_to_end (default all)")
+        list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, end_to_end (default all)")
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
