@@ -29,7 +29,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from pydantic import PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.common import (
@@ -87,22 +87,14 @@ def _layer2_half_sse(w2: Array, b2: Array, w3: Array, h1: Array, y: Array) -> Ar
 
 class _ThreeLayerBase(LearnerSpec):
     p1: PositiveInt | None = None  # None: int(n_max^(1-delta)) (public code)
-    delta: float = 0.1  # p1 = int(n_max^(1-delta)) (public code, example yaml)
+    delta: float = Field(0.1, ge=0.0, lt=1.0)  # p1 = int(n_max^(1-delta)) (public code, example yaml)
     p2: PositiveInt = 100  # public code's example yaml (paper F.4 says 600)
     eps_init: PositiveFloat = 0.2  # hard-coded default of the public code
     lr: PositiveFloat = 1.0  # base learning rate (example yaml)
     t2_coef: PositiveFloat = 5.0  # T_2 = int(5 d^1.5) iterations (example yaml coef_iter)
-    batch_fraction: float = 0.7  # minibatch = int(0.7 n) samples without replacement (example yaml)
+    batch_fraction: float = Field(0.7, gt=0.0, le=1.0)  # minibatch = int(0.7 n) samples (example yaml)
     ridge: float = 1.0  # ridge lambda, times n (example yaml)
     sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
-
-    @model_validator(mode="after")
-    def _check_fraction(self) -> _ThreeLayerBase:
-        if not 0.0 < self.batch_fraction <= 1.0:
-            raise ValueError(f"batch_fraction must be in (0, 1], got {self.batch_fraction}")
-        if not 0.0 <= self.delta < 1.0:
-            raise ValueError(f"delta must be in [0, 1), got {self.delta}")
-        return self
 
     def resolve(self, d: int, n: int, n_max: int) -> _ThreeLayerBase:
         if self.p1 is not None:

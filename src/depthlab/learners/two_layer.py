@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from pydantic import PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.common import (
@@ -45,20 +45,14 @@ class TwoLayer(LearnerSpec):
     kind: Literal["two_layer"] = "two_layer"
     p: PositiveInt | None = None  # None: int(int(n_max^(1-delta)) / width_divisor)
     width_divisor: PositiveFloat = 15.0  # public code (paper F.4 says 25)
-    delta: float = 0.1
+    delta: float = Field(0.1, ge=0.0, lt=1.0)
     eps_init: PositiveFloat = 0.2
     lr: PositiveFloat = 1.0
     reg: float = 0.01  # example yaml reg1_setup_2layer
     t_coef: PositiveFloat = 5.0  # T = int(5 d^1.5) iterations, as the 3-layer T_2
-    batch_fraction: float = 0.7
+    batch_fraction: float = Field(0.7, gt=0.0, le=1.0)
     ridge: float = 1.0
     sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
-
-    @model_validator(mode="after")
-    def _check_fraction(self) -> TwoLayer:
-        if not 0.0 < self.batch_fraction <= 1.0:
-            raise ValueError(f"batch_fraction must be in (0, 1], got {self.batch_fraction}")
-        return self
 
     def resolve(self, d: int, n: int, n_max: int) -> TwoLayer:
         if self.p is not None:

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from depthlab.targets.activations import Activation, get_activation
 from depthlab.targets.base import Batch, TargetSpec
@@ -50,34 +50,13 @@ class HierarchicalTarget(TargetSpec):
     """SIGHT / MIGHT / deep hierarchical Gaussian target (see module docstring for the formulas)."""
 
     family: Literal["sight", "might", "deep"] = "sight"
-    d: int = 64
+    d: int = Field(64, ge=2)
     epsilon: float | tuple[float, ...] = 0.5
-    branches: int = 1
+    branches: int = Field(1, ge=1)
     sigma1: str = "he2+he3"  # P_k: degree-3 Hermite mix, information exponent 2 (paper eq. 11)
     sigma2: str = "tanh:3"  # g*: tanh(3 h), as in every experiment of the paper
     a_star: Literal["rademacher", "ones"] = "rademacher"  # numerics use Rademacher (paper F.2, public code)
-    noise: float = 0.0
-
-    @field_validator("d")
-    @classmethod
-    def _d_positive(cls, v: int) -> int:
-        if v < 2:
-            raise ValueError("input dimension d must be >= 2")
-        return v
-
-    @field_validator("branches")
-    @classmethod
-    def _branches_positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("branches must be >= 1")
-        return v
-
-    @field_validator("noise")
-    @classmethod
-    def _noise_nonneg(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError("noise standard deviation must be >= 0")
-        return v
+    noise: float = Field(0.0, ge=0.0)  # label-noise standard deviation
 
     @field_validator("sigma1", "sigma2")
     @classmethod
