@@ -1,6 +1,7 @@
-r"""Kernel ridge regression with the polynomial kernel (Dandi et al. 2025 baseline).
+r"""Kernel ridge regression (Dandi et al. 2025, Nichani et al. 2023, Damian et al. 2022 baselines).
 
-    K(x, x') = sum_{j=0}^{q} (x . x' / s)^j          (q = 2, s = 1: (x.x')^2 + x.x' + 1, public code)
+    K(x, x') = sum_{j=0}^{q} (x . x' / s)^j          (``polynomial``; q = 2, s = 1: (x.x')^2 + x.x' + 1)
+    or the infinite-width 2-layer ReLU NTK / NNGP   (``relu_ntk`` / ``relu_nngp``, see ``learners.kernels``)
     alpha = (K + lambda n I)^{-1} y,    f(x) = sum_i alpha_i K(x_i, x)
 
 Two exact solvers (Cholesky factorisations of a regularised Gram matrix):
@@ -10,7 +11,7 @@ Two exact solvers (Cholesky factorisations of a regularised Gram matrix):
   monomials x^a with multinomial weights c_a = |a|! / prod_i a_i!, so K = Phi Phi^T and, by the push-through
   identity, f(x) = phi(x)^T (Phi^T Phi + lambda n I)^{-1} Phi^T y: O(n D^2 + D^3) time, n D memory with
   D = C(d + q, q) (2145 for d = 64, q = 2).
-* ``auto`` (default) takes the cheaper of the two.
+* ``auto`` (default) takes the cheaper of the two (the primal exists for the polynomial kernel only).
 
 Before running, ``check_feasible`` refuses (with the memory it would need) a solve larger than
 ``max_memory_gb``.
@@ -26,25 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerSpec
+from depthlab.learners.kernels import polynomial_kernel, relu_nngp, relu_ntk
 
 
 class KernelParams(NamedTuple):
     x_train: Array  # (n, d) (dual) or (0, d) (primal)
     alpha: Array  # (n,) dual coefficients, or (D,) primal weights
-
-
-def polynomial_kernel(x1: Array, x2: Array, degree: int = 2, scale: float = 1.0) -> Array:
-    """sum_{j=0}^{degree} (x1 . x2 / scale)^j for all pairs: (n1, n2)."""
-    g = (x1 @ x2.T) / scale
-    out = jnp.ones_like(g)
-    power = jnp.ones_like(g)
-    for _ in range(degree):
-        power = power * g
-        out = out + power
-    return out
 
 
 def num_features(d: int, degree: int) -> int:
@@ -69,16 +60,32 @@ class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
 
     kind: Literal["kernel"] = "kernel"
+    kernel: Literal["polynomial", "relu_ntk", "relu_nngp"] = "polynomial"
     degree: PositiveInt = 2
     scale: PositiveFloat = 1.0
     ridge: PositiveFloat = 1.0  # lambda, times n (example yaml lambda_ridge_setup_kernel)
     solver: Literal["auto", "dual", "primal"] = "auto"
     max_memory_gb: PositiveFloat = 8.0  # refuse solves whose matrices need more than this per trial
 
+    @model_validator(mode="after")
+    def _primal_needs_polynomial(self) -> KernelRidge:
+        if self.kernel != "polynomial" and self.solver == "primal":
+            raise ValueError(f"the {self.kernel} kernel has no finite feature map: use solver 'dual' or 'auto'")
+        return self
+
     def chosen_solver(self, d: int, n: int) -> str:
+        if self.kernel != "polynomial":
+            return "dual"
         if self.solver != "auto":
             return self.solver
         return "primal" if num_features(d, self.degree) < n else "dual"
+
+    def gram(self, x1: Array, x2: Array) -> Array:
+        if self.kernel == "relu_ntk":
+            return relu_ntk(x1, x2)
+        if self.kernel == "relu_nngp":
+            return relu_nngp(x1, x2)
+        return polynomial_kernel(x1, x2, self.degree, self.scale)
 
     def fit(self, key: Array, x: Array, y: Array) -> KernelParams:
         n, d = x.shape
@@ -87,14 +94,14 @@ class KernelRidge(LearnerSpec):
             gram = phi.T @ phi + self.ridge * n * jnp.eye(phi.shape[1], dtype=x.dtype)
             w = cho_solve(cho_factor(gram, lower=True), phi.T @ y)
             return KernelParams(x_train=x[:0], alpha=w)
-        k = polynomial_kernel(x, x, self.degree, self.scale) + self.ridge * n * jnp.eye(n, dtype=x.dtype)
+        k = self.gram(x, x) + self.ridge * n * jnp.eye(n, dtype=x.dtype)
         alpha = cho_solve(cho_factor(k, lower=True), y)
         return KernelParams(x_train=x, alpha=alpha)
 
     def predict(self, params: KernelParams, x: Array) -> Array:
         if params.x_train.shape[0] == 0:  # primal weights
             return polynomial_features(x, self.degree, self.scale) @ params.alpha
-        return polynomial_kernel(x, params.x_train, self.degree, self.scale) @ params.alpha
+        return self.gram(x, params.x_train) @ params.alpha
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         if self.chosen_solver(d, n) == "primal":

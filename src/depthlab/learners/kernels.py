@@ -1,0 +1,69 @@
+r"""Closed-form kernels, next to the networks they describe.
+
+Polynomial:  K(x, x') = sum_{j=0}^{q} (x . x' / s)^j.
+
+Arc-cosine (Cho & Saul 2009), for rho in [-1, 1]:
+    k0(rho) = (pi - arccos rho) / pi,
+    k1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi,
+so that for (u, u') standard normal with correlation rho:
+    E[step(u) step(u')] = k0(rho) / 2,    E[relu(u) relu(u')] = k1(rho) / 2.
+
+Two-layer ReLU network in the NTK parametrisation (Jacot et al. 2018),
+    f(x) = (1/sqrt(m)) sum_i a_i relu(w_i . x / sqrt(d)),   w_i ~ N(0, I_d),  a_i ~ N(0, 1):
+    NNGP (random features, only a trained):  Sigma(x, x') = (|x| |x'| / d) k1(rho) / 2,
+    NTK  (both layers trained, m -> inf):    Theta(x, x') = Sigma(x, x') + (x . x' / d) k0(rho) / 2,
+with rho = x . x' / (|x| |x'|).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+from jax import Array
+
+_EPS = 1e-12
+
+
+def polynomial_kernel(x1: Array, x2: Array, degree: int = 2, scale: float = 1.0) -> Array:
+    """sum_{j=0}^{degree} (x1 . x2 / scale)^j for all pairs: (n1, n2)."""
+    g = (x1 @ x2.T) / scale
+    out = jnp.ones_like(g)
+    power = jnp.ones_like(g)
+    for _ in range(degree):
+        power = power * g
+        out = out + power
+    return out
+
+
+def arccos0(rho: Array) -> Array:
+    """k0(rho) = (pi - arccos rho) / pi."""
+    return (math.pi - jnp.arccos(jnp.clip(rho, -1.0, 1.0))) / math.pi
+
+
+def arccos1(rho: Array) -> Array:
+    """k1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi."""
+    r = jnp.clip(rho, -1.0, 1.0)
+    return (jnp.sqrt(jnp.maximum(1.0 - r * r, 0.0)) + r * (math.pi - jnp.arccos(r))) / math.pi
+
+
+def _norms_and_cosine(x1: Array, x2: Array) -> tuple[Array, Array, Array]:
+    dot = x1 @ x2.T
+    n1 = jnp.linalg.norm(x1, axis=-1)
+    n2 = jnp.linalg.norm(x2, axis=-1)
+    outer = jnp.maximum(n1[:, None] * n2[None, :], _EPS)
+    return dot, outer, dot / outer
+
+
+def relu_nngp(x1: Array, x2: Array) -> Array:
+    """Sigma(x, x') = (|x||x'|/d) k1(rho)/2: E over w ~ N(0, I_d) of relu(w.x/sqrt d) relu(w.x'/sqrt d)."""
+    d = x1.shape[-1]
+    _, outer, rho = _norms_and_cosine(x1, x2)
+    return outer / d * arccos1(rho) / 2
+
+
+def relu_ntk(x1: Array, x2: Array) -> Array:
+    """Theta(x, x') = Sigma(x, x') + (x.x'/d) k0(rho)/2: infinite-width NTK of the 2-layer ReLU net."""
+    d = x1.shape[-1]
+    dot, outer, rho = _norms_and_cosine(x1, x2)
+    return outer / d * arccos1(rho) / 2 + dot / d * arccos0(rho) / 2
