@@ -39,7 +39,7 @@ def test_overrides_revalidate_and_apply():
         ("methods.layerwise.p22=5", "methods.layerwise.layerwise.p22"),
         ("methods.layerwise.p2=-3", "methods.layerwise.layerwise.p2"),
         ("trials=0", "trials"),
-        ("target.sigma1=nonsense", "target.sigma1"),
+        ("target.sigma1=nonsense", "target.sight.sigma1"),
         ("target.epsilon=1.5", "epsilon"),
         ("bogus=1", "bogus"),
         ("methods.joint.kind=svm", "methods.joint"),

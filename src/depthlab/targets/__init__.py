@@ -1,10 +1,23 @@
 """Target families: one module per family, all following the protocol in ``targets.base``."""
 
+from typing import Annotated
+
+from pydantic import Field
+
 from depthlab.targets.activations import get_activation
 from depthlab.targets.base import Batch, TargetSpec
 from depthlab.targets.hierarchical import HierarchicalTarget
+from depthlab.targets.index import QuadraticTarget, SingleIndexTarget
 
-# The union of target configurations a preset may name (grows with each paper).
-TargetConfig = HierarchicalTarget
+# The union of target configurations a preset may name (grows with each paper), discriminated by family.
+TargetConfig = Annotated[HierarchicalTarget | SingleIndexTarget | QuadraticTarget, Field(discriminator="family")]
 
-__all__ = ["Batch", "HierarchicalTarget", "TargetConfig", "TargetSpec", "get_activation"]
+__all__ = [
+    "Batch",
+    "HierarchicalTarget",
+    "QuadraticTarget",
+    "SingleIndexTarget",
+    "TargetConfig",
+    "TargetSpec",
+    "get_activation",
+]

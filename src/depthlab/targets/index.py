@@ -1,0 +1,127 @@
+r"""Single-index and quadratic-feature targets (Nichani, Damian & Lee 2023, arXiv 2305.06986, Sec. 4).
+
+Inputs: x ~ N(0, I_d) (``gaussian``) or uniform on the sphere of radius sqrt(d) (``sphere``).
+
+* ``single_index``:  h*(x) = beta . x,  beta uniform on S^{d-1}.
+* ``quadratic``:     h*(x) = x^T A x / sigma_A with A = U D U^T, U in R^{d x k} Haar-orthonormal columns,
+  D = diag(+1, -1, +1, ...) (balanced signs, so tr A = 0; k = ``rank``, default d, an odd k leaves one zero);
+  sigma_A^2 = Var(x^T A x) = 2 ||A||_F^2 (Gaussian) or 2 d/(d+2) ||A||_F^2 (sphere, tr A = 0), so that
+  Var h* = 1 exactly and h* is close to N(0, 1) when A is spread out (||A||_op ~ 1/sqrt(k)).
+
+Label: f*(x) = (g(h*(x)) - E g(Z)) / sd g(Z), Z ~ N(0, 1) (Gauss-Hermite), so E f* ~ 0 and E f*^2 ~ 1;
+``normalize=False`` keeps f* = g(h*). The depth-separation target of the paper is g = relu on a full-rank A.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from pydantic import Field, field_validator, model_validator
+
+from depthlab.hermite import gauss_hermite
+from depthlab.targets.activations import get_activation
+from depthlab.targets.base import Batch, TargetSpec
+
+InputLaw = Literal["gaussian", "sphere"]
+
+
+def sample_inputs(key: Array, n: int, d: int, law: InputLaw, dtype: jnp.dtype) -> Array:
+    """n i.i.d. inputs: N(0, I_d), or uniform on the sphere of radius sqrt(d) (normalised Gaussians)."""
+    g = jax.random.normal(key, (n, d), dtype)
+    if law == "sphere":
+        g = g * (math.sqrt(d) / jnp.linalg.norm(g, axis=-1, keepdims=True))
+    return g
+
+
+class IndexInstance(NamedTuple):
+    basis: Array  # (k, d) orthonormal rows: beta (k = 1) or the eigenvectors U^T of A
+    eigs: Array  # (k,) eigenvalues of A (unused for single-index)
+
+
+class _LinkTarget(TargetSpec):
+    d: int = Field(32, ge=2)
+    link: str = "tanh:2"
+    inputs: InputLaw = "gaussian"
+    normalize: bool = True
+    noise: float = Field(0.0, ge=0.0)
+
+    @field_validator("link")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        get_activation(v)
+        return v
+
+    def _standardization(self) -> tuple[float, float]:
+        if not self.normalize:
+            return 0.0, 1.0
+        z, w = gauss_hermite(120)
+        gz = np.asarray(get_activation(self.link)(jnp.asarray(z, jnp.float32)), dtype=np.float64)
+        mean = float(np.sum(w * gz))
+        sd = math.sqrt(max(float(np.sum(w * (gz - mean) ** 2)), 1e-12))
+        return mean, sd
+
+    def _label(self, h: Array, key: Array) -> tuple[Array, Array]:
+        mean, sd = self._standardization()
+        f = (get_activation(self.link)(h) - mean) / sd
+        y = f + self.noise * jax.random.normal(key, f.shape, f.dtype) if self.noise > 0 else f
+        return f, y
+
+    def subspaces(self, inst: IndexInstance) -> Array:
+        return inst.basis[None]
+
+
+class SingleIndexTarget(_LinkTarget):
+    """f*(x) = g(beta . x), standardised (module docstring)."""
+
+    family: Literal["single_index"] = "single_index"
+
+    def draw(self, key: Array) -> IndexInstance:
+        b = jax.random.normal(key, (1, self.d))
+        return IndexInstance(basis=b / jnp.linalg.norm(b), eigs=jnp.ones((1,), b.dtype))
+
+    def sample(self, inst: IndexInstance, key: Array, n: int) -> Batch:
+        kx, kn = jax.random.split(key)
+        x = sample_inputs(kx, n, self.d, self.inputs, inst.basis.dtype)
+        h = x @ inst.basis.T  # (n, 1)
+        f, y = self._label(h[:, 0], kn)
+        return Batch(x=x, y=y, f=f, z=h, h=h)
+
+
+class QuadraticTarget(_LinkTarget):
+    """f*(x) = g(x^T A x / sigma_A), traceless spread-out A, standardised (module docstring)."""
+
+    family: Literal["quadratic"] = "quadratic"
+    rank: int | None = Field(None, ge=2)  # None: full rank d
+    inputs: InputLaw = "sphere"
+
+    @model_validator(mode="after")
+    def _rank_le_d(self) -> QuadraticTarget:
+        if self.rank is not None and self.rank > self.d:
+            raise ValueError(f"rank = {self.rank} exceeds d = {self.d}")
+        return self
+
+    @property
+    def k(self) -> int:
+        return self.rank or self.d
+
+    def draw(self, key: Array) -> IndexInstance:
+        q, _ = jnp.linalg.qr(jax.random.normal(key, (self.d, self.k)))
+        signs = jnp.where(jnp.arange(self.k) % 2 == 0, 1.0, -1.0)
+        if self.k % 2:  # keep tr A = 0 with an odd rank
+            signs = signs.at[-1].set(0.0)
+        fro2 = jnp.sum(signs**2)
+        var = 2 * fro2 * (self.d / (self.d + 2) if self.inputs == "sphere" else 1.0)
+        return IndexInstance(basis=q.T, eigs=(signs / jnp.sqrt(var)).astype(q.dtype))
+
+    def sample(self, inst: IndexInstance, key: Array, n: int) -> Batch:
+        kx, kn = jax.random.split(key)
+        x = sample_inputs(kx, n, self.d, self.inputs, inst.basis.dtype)
+        z = x @ inst.basis.T  # (n, k) coordinates in A's eigenbasis
+        h = (z * z) @ inst.eigs  # x^T A x / sigma_A
+        f, y = self._label(h, kn)
+        return Batch(x=x, y=y, f=f, z=z, h=h[:, None])
