@@ -156,3 +156,22 @@ def test_dask_executor_matches_local(tmp_path, tiny):
         run_dask(plan(small, st), st, n_workers=1)
         remote = _rows(st, small)
     assert remote == local
+
+
+def test_old_schema_is_migrated_after_a_backup(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with Store(path) as st:
+        st._con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+        st._con.execute("ALTER TABLE trials DROP COLUMN feature_corr")
+        st._con.execute("INSERT INTO cells VALUES ('k', 'p', 'm', 8, 10, 1.1, '{}', 'now')")
+        st._con.execute("INSERT INTO trials(cell_key, trial, status, test_mse) VALUES ('k', 0, 'ok', 0.5)")
+    with Store(path, readonly=True) as st:
+        cols = [r[1] for r in st._con.execute("PRAGMA table_info(trials)")]
+        version = st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        assert st.done_trials("k") == {0}
+    assert "feature_corr" in cols and version == "2"
+    backup = tmp_path / "old.sqlite.v1.bak"
+    con = sqlite3.connect(backup)
+    assert "feature_corr" not in [r[1] for r in con.execute("PRAGMA table_info(trials)")]
+    assert con.execute("SELECT test_mse FROM trials").fetchone()[0] == 0.5
+    con.close()

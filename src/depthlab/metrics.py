@@ -8,12 +8,15 @@ r"""What the papers measure, as pure functions of one trial's outputs.
 * ``overlap_h``   (M_h): for second-layer unit j, u_j(x) = (W_2 relu(W_1 x + b_1) + b_2)_j, the
                   uncentred cosine over the test inputs cos_{j,m} = <u_j, h*_m> / (||u_j|| ||h*_m||);
                   M_h = mean_m sqrt(mean_j cos_{j,m}^2).
+* ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
+                  scalar learned feature phi(x) and the true intermediate feature h*(x) (mean over branches).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -43,6 +46,12 @@ def feature_overlap(u: Array, h: Array) -> Array:
     return jnp.mean(jnp.sqrt(jnp.mean(cos * cos, axis=0)))
 
 
+def pearson(u: Array, v: Array) -> Array:
+    """Pearson correlation of two (n,) arrays."""
+    uc, vc = u - u.mean(), v - v.mean()
+    return (uc @ vc) / jnp.maximum(jnp.linalg.norm(uc) * jnp.linalg.norm(vc), _TINY)
+
+
 def evaluate(
     target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
 ) -> dict[str, Array]:
@@ -58,4 +67,7 @@ def evaluate(
     u = learner.hidden_preactivation(params, test.x)
     if u is not None:
         out["overlap_h"] = feature_overlap(u, test.h)
+    phi = learner.learned_feature(params, test.x)
+    if phi is not None:
+        out["feature_corr"] = jnp.mean(jnp.abs(jax.vmap(lambda h: pearson(phi, h), in_axes=1)(test.h)))
     return out

@@ -26,7 +26,7 @@ from typing import Any
 from depthlab import __version__
 from depthlab.analysis import METRICS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.feature_corr
 DEFAULT_STORE = "depthlab.sqlite"
 
 _SCHEMA = """
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS trials (
     cell_key TEXT NOT NULL REFERENCES cells(cell_key),
     trial INTEGER NOT NULL,
     status TEXT NOT NULL,
-    test_mse REAL, train_mse REAL, trivial_mse REAL, overlap_w REAL, overlap_h REAL,
+    test_mse REAL, train_mse REAL, trivial_mse REAL, overlap_w REAL, overlap_h REAL, feature_corr REAL,
     extra_json TEXT,
     run_id INTEGER,
     PRIMARY KEY (cell_key, trial)
@@ -134,6 +134,20 @@ class Store:
             raise StoreError(
                 f"{self.path} has schema version {row[0]}, newer than this depthlab ({SCHEMA_VERSION})"
             )
+        elif int(row[0]) < SCHEMA_VERSION:
+            self._migrate(int(row[0]))
+
+    def _migrate(self, version: int) -> None:
+        """Upgrade an older store in place, after copying it to ``<name>.v<version>.bak``."""
+        backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dst = sqlite3.connect(backup)
+        self._con.backup(dst)
+        dst.close()
+        with self._transaction() as con:
+            if version < 2:
+                con.execute("ALTER TABLE trials ADD COLUMN feature_corr REAL")
+            con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._con.close()
@@ -221,8 +235,8 @@ class Store:
             for r in rows:
                 extra = {k: v for k, v in r.items() if k not in (*METRICS, "trial", "status")}
                 con.execute(
-                    "INSERT OR REPLACE INTO trials(cell_key, trial, status, test_mse, train_mse, trivial_mse, "
-                    "overlap_w, overlap_h, extra_json, run_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO trials(cell_key, trial, status, {', '.join(METRICS)}, extra_json, "
+                    f"run_id) VALUES ({', '.join('?' * (len(METRICS) + 5))})",
                     (
                         cell_key,
                         r["trial"],

@@ -6,13 +6,14 @@ from pydantic import Field
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.kernel_ridge import KernelRidge
+from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.two_layer import TwoLayer
 
 # Discriminated by ``kind``; a preset's methods map a display name to one of these.
 LearnerConfig = Annotated[
-    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures,
+    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep,
     Field(discriminator="kind"),
 ]
 

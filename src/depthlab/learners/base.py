@@ -5,6 +5,7 @@
     yhat = spec.predict(params, x)
     spec.first_layer(params)                (p1, d) first-layer weights, or None   -> overlap M_W
     spec.hidden_preactivation(params, x)    (n, p2) second-layer preactivations, or None -> overlap M_h
+    spec.learned_feature(params, x)         (n,) a learned scalar feature, or None      -> feature_corr
 
 All hyperparameters live in the (frozen, validated) spec with the paper's defaults.
 """
@@ -36,6 +37,10 @@ class LearnerSpec(Config):
         return None
 
     def hidden_preactivation(self, params: Any, x: Array) -> Array | None:
+        return None
+
+    def learned_feature(self, params: Any, x: Array) -> Array | None:
+        """(n,) the single scalar feature the learner built (e.g. Nichani et al.'s phi(x)), or None."""
         return None
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:

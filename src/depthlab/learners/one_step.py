@@ -1,0 +1,129 @@
+r"""One large gradient step on the hidden layer, then a ridge readout (Damian, Lee & Soltanolkotabi 2022;
+the layer-wise Algorithm 1 of Nichani, Damian & Lee 2023 applies it on top of a frozen random layer).
+
+    f(x) = sum_{i=1}^{m} a_i relu(w_i . psi(x) + b_i)
+
+psi(x) = x / sqrt(d)                                   (``features="input"``: a 2-layer net, Damian et al.)
+psi(x) = (relu(V x) - 1/sqrt(2 pi)) / sqrt(m1)         (``features="relu_random"``: frozen first layer of a
+         3-layer net, rows of V uniform on S^{d-1}, centred so the kernel has no constant mode; Nichani et al.)
+
+Symmetric initialisation: a = (s, -s), b = (c, c), W0 = (U, U) with s Rademacher, c ~ N(0, 1), so f(theta_0) = 0;
+U = 0 (``init="zero"``) or rows uniform on the sphere (``init="sphere"``).
+Stage 1, on the first n1 = split * n samples: one step of GD on L = (1/2 n1) sum_j (f(x_j) - y_j)^2 with weight
+decay lambda_1 = 1/eta_1, which erases W0:
+    w_i^(1) = -eta_1 grad_{w_i} L = eta_1 a_i (1/n1) sum_j y_j relu'(w_i^(0) . psi_j + b_i) psi_j.
+With ``init="zero"`` every active neuron is +-eta_1 g, g = (1/n1) sum_j y_j psi(x_j): the network sees the single
+learned feature phi(x) = g . psi(x), an empirical K f* (Nichani et al.'s "learned feature map").
+eta_1 = None chooses eta_1 so that the median neuron's preactivation w_i^(1) . psi(x) has unit standard deviation
+on the stage-1 inputs (the papers tune eta_1 on a validation set).
+Stage 2, on the other n2 = n - n1 samples: biases redrawn b ~ N(0, 1) (``redraw_bias``), and
+    a = (Phi^T Phi + lambda n2 I)^{-1} Phi^T y,   Phi = relu(psi(X) W1^T + b).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.learners.common import relu, ridge_readout
+
+_RELU_MEAN = 1.0 / math.sqrt(2.0 * math.pi)  # E relu(Z), Z ~ N(0, 1)
+
+
+class OneStepParams(NamedTuple):
+    v: Array  # (m1, d) frozen random layer (empty for features="input")
+    w: Array  # (m, D) hidden weights after the step
+    b: Array  # (m,) stage-2 biases
+    a: Array  # (m,) ridge readout
+    g: Array  # (D,) learned-feature direction (1/n1) sum_j y_j psi(x_j)
+
+
+class OneStep(LearnerSpec):
+    """One big GD step on W from a symmetric init, then ridge on a (module docstring has the math)."""
+
+    kind: Literal["one_step"] = "one_step"
+    width: PositiveInt = 1024  # m, even
+    features: Literal["input", "relu_random"] = "relu_random"
+    feature_width: PositiveInt | None = None  # m1; None: min(4 n1, 8192)
+    init: Literal["zero", "sphere"] = "zero"
+    eta1: PositiveFloat | None = None
+    redraw_bias: bool = True
+    ridge: float = Field(1e-3, gt=0.0)  # lambda, times n2
+    split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
+
+    @field_validator("width")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"width must be even for the symmetric initialisation, got {v}")
+        return v
+
+    def resolve(self, d: int, n: int, n_max: int) -> OneStep:
+        if self.features == "relu_random" and self.feature_width is None:
+            return self.model_copy(update={"feature_width": min(4 * max(1, int(self.split * n)), 8192)})
+        return self
+
+    def _psi(self, v: Array, x: Array) -> Array:
+        if self.features == "input":
+            return x / math.sqrt(x.shape[-1])
+        return (relu(x @ v.T) - _RELU_MEAN) / math.sqrt(v.shape[0])
+
+    def fit(self, key: Array, x: Array, y: Array) -> OneStepParams:
+        n, d = x.shape
+        n1 = max(1, int(self.split * n))
+        kv, kw, ka, kb, kb2 = jax.random.split(key, 5)
+        if self.features == "relu_random":
+            m1 = self.feature_width or min(4 * n1, 8192)
+            v = jax.random.normal(kv, (m1, d), x.dtype)
+            v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
+        else:
+            v = jnp.zeros((0, d), x.dtype)
+        psi1, psi2 = self._psi(v, x[:n1]), self._psi(v, x[n1:])
+        half = self.width // 2
+        s = jax.random.rademacher(ka, (half,), dtype=x.dtype)
+        c = jax.random.normal(kb, (half,), x.dtype)
+        a0, b0 = jnp.concatenate([s, -s]), jnp.concatenate([c, c])
+        if self.init == "sphere":
+            u = jax.random.normal(kw, (half, psi1.shape[1]), x.dtype)
+            u = u / jnp.linalg.norm(u, axis=-1, keepdims=True)
+            w0 = jnp.concatenate([u, u])
+        else:
+            w0 = jnp.zeros((self.width, psi1.shape[1]), x.dtype)
+        # stage 1: f(theta_0) = 0, so -grad_{w_i} L = a_i (1/n1) sum_j y_j relu'(w_i . psi_j + b_i) psi_j
+        active = (psi1 @ w0.T + b0 > 0).astype(x.dtype)  # (n1, m)
+        step = a0[:, None] * ((active * y[:n1, None]).T @ psi1) / n1  # (m, D)
+        g = y[:n1] @ psi1 / n1
+        if self.eta1 is None:
+            scale = jnp.std(psi1 @ step.T, axis=0)  # per neuron, at eta_1 = 1
+            eta = 1.0 / jnp.maximum(jnp.median(jnp.where(scale > 0, scale, jnp.nan)), 1e-12)
+            eta = jnp.where(jnp.isfinite(eta), eta, 1.0)
+        else:
+            eta = jnp.asarray(self.eta1, x.dtype)
+        w1 = eta * step
+        b = jax.random.normal(kb2, (self.width,), x.dtype) if self.redraw_bias else b0
+        a = ridge_readout(relu(psi2 @ w1.T + b), y[n1:], self.ridge)
+        return OneStepParams(v=v, w=w1, b=b, a=a, g=g)
+
+    def predict(self, params: OneStepParams, x: Array) -> Array:
+        return relu(self._psi(params.v, x) @ params.w.T + params.b) @ params.a
+
+    def first_layer(self, params: OneStepParams) -> Array | None:
+        return params.w if self.features == "input" else None
+
+    def learned_feature(self, params: OneStepParams, x: Array) -> Array:
+        return self._psi(params.v, x) @ params.g
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        dim = d if self.features == "input" else (self.feature_width or 8192)
+        return itemsize * (3 * n * dim + 3 * n * self.width + dim * d + 3 * self.width * dim + 2 * self.width**2)
+
+    def flops(self, d: int, n: int) -> float:
+        dim = d if self.features == "input" else (self.feature_width or 8192)
+        psi = 2.0 * n * d * dim if self.features == "relu_random" else 0.0
+        return psi + 6.0 * n * self.width * dim + n * self.width**2 + self.width**3 / 3.0
