@@ -4,9 +4,13 @@ the layer-wise Algorithm 1 of Nichani, Damian & Lee 2023 applies it on top of a 
     f(x) = sum_{i=1}^{m} a_i relu(w_i . psi(x) + b_i)
 
 psi(x) = x / sqrt(d)                                   (``features="input"``: a 2-layer net, Damian et al.)
-psi(x) = (relu(V x) - 1/sqrt(2 pi)) / sqrt(m1)         (``features="relu_random"``: frozen first layer of a
-         3-layer net, rows of V uniform on S^{d-1}, centred so the kernel has no constant mode; Nichani et al.)
+psi(x) = (sigma1(V x) - E sigma1(Z)) / sqrt(m1)       (``features="relu_random"``: frozen first layer of a
+         3-layer net, rows of V uniform on S^{d-1}, centred so the kernel has no constant mode; Nichani et al.;
+         sigma1 = ``feature_activation``, relu by default; an even sigma1 such as ``abs`` removes the odd
+         Hermite degrees, i.e. the degree-1 noise that dominates phi for a quadratic feature)
 
+The features are centred with their empirical mean over the stage-1 inputs (a mean offset in phi would push
+every stage-2 unit into its linear or dead region: measured, test MSE 0.45 instead of 0.1 at corr 0.95).
 Symmetric initialisation: a = (s, -s), b = (c, c), W0 = (U, U) with s Rademacher, c ~ N(0, 1), so f(theta_0) = 0;
 U = 0 (``init="zero"``) or rows uniform on the sphere (``init="sphere"``).
 Stage 1, on the first n1 = split * n samples: one step of GD on L = (1/2 n1) sum_j (f(x_j) - y_j)^2 with weight
@@ -27,13 +31,14 @@ from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
+from depthlab.hermite import gauss_hermite
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.common import relu, ridge_readout
-
-_RELU_MEAN = 1.0 / math.sqrt(2.0 * math.pi)  # E relu(Z), Z ~ N(0, 1)
+from depthlab.targets.activations import get_activation
 
 
 class OneStepParams(NamedTuple):
@@ -42,6 +47,7 @@ class OneStepParams(NamedTuple):
     b: Array  # (m,) stage-2 biases
     a: Array  # (m,) ridge readout
     g: Array  # (D,) learned-feature direction (1/n1) sum_j y_j psi(x_j)
+    mu: Array  # (D,) mean of the raw features over the stage-1 inputs (psi is centred with it)
 
 
 class OneStep(LearnerSpec):
@@ -51,11 +57,18 @@ class OneStep(LearnerSpec):
     width: PositiveInt = 1024  # m, even
     features: Literal["input", "relu_random"] = "relu_random"
     feature_width: PositiveInt | None = None  # m1; None: min(4 n1, 8192)
+    feature_activation: str = "relu"
     init: Literal["zero", "sphere"] = "zero"
     eta1: PositiveFloat | None = None
     redraw_bias: bool = True
     ridge: float = Field(1e-3, gt=0.0)  # lambda, times n2
     split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
+
+    @field_validator("feature_activation")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        get_activation(v)
+        return v
 
     @field_validator("width")
     @classmethod
@@ -72,7 +85,11 @@ class OneStep(LearnerSpec):
     def _psi(self, v: Array, x: Array) -> Array:
         if self.features == "input":
             return x / math.sqrt(x.shape[-1])
-        return (relu(x @ v.T) - _RELU_MEAN) / math.sqrt(v.shape[0])
+        act = get_activation(self.feature_activation)
+        nodes, weights = gauss_hermite(80)
+        with jax.ensure_compile_time_eval():
+            mean = float(np.sum(weights * np.asarray(act(jnp.asarray(nodes, jnp.float32)), dtype=np.float64)))
+        return (act(x @ v.T) - mean) / math.sqrt(v.shape[0])
 
     def fit(self, key: Array, x: Array, y: Array) -> OneStepParams:
         n, d = x.shape
@@ -84,7 +101,9 @@ class OneStep(LearnerSpec):
             v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
         else:
             v = jnp.zeros((0, d), x.dtype)
-        psi1, psi2 = self._psi(v, x[:n1]), self._psi(v, x[n1:])
+        raw1 = self._psi(v, x[:n1])
+        mu = raw1.mean(axis=0)
+        psi1, psi2 = raw1 - mu, self._psi(v, x[n1:]) - mu
         half = self.width // 2
         s = jax.random.rademacher(ka, (half,), dtype=x.dtype)
         c = jax.random.normal(kb, (half,), x.dtype)
@@ -101,23 +120,23 @@ class OneStep(LearnerSpec):
         g = y[:n1] @ psi1 / n1
         if self.eta1 is None:
             scale = jnp.std(psi1 @ step.T, axis=0)  # per neuron, at eta_1 = 1
-            eta = 1.0 / jnp.maximum(jnp.median(jnp.where(scale > 0, scale, jnp.nan)), 1e-12)
+            eta = 1.0 / jnp.maximum(jnp.nanmedian(jnp.where(scale > 0, scale, jnp.nan)), 1e-12)
             eta = jnp.where(jnp.isfinite(eta), eta, 1.0)
         else:
             eta = jnp.asarray(self.eta1, x.dtype)
         w1 = eta * step
         b = jax.random.normal(kb2, (self.width,), x.dtype) if self.redraw_bias else b0
         a = ridge_readout(relu(psi2 @ w1.T + b), y[n1:], self.ridge)
-        return OneStepParams(v=v, w=w1, b=b, a=a, g=g)
+        return OneStepParams(v=v, w=w1, b=b, a=a, g=g, mu=mu)
 
     def predict(self, params: OneStepParams, x: Array) -> Array:
-        return relu(self._psi(params.v, x) @ params.w.T + params.b) @ params.a
+        return relu((self._psi(params.v, x) - params.mu) @ params.w.T + params.b) @ params.a
 
     def first_layer(self, params: OneStepParams) -> Array | None:
         return params.w if self.features == "input" else None
 
     def learned_feature(self, params: OneStepParams, x: Array) -> Array:
-        return self._psi(params.v, x) @ params.g
+        return (self._psi(params.v, x) - params.mu) @ params.g
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         dim = d if self.features == "input" else (self.feature_width or 8192)

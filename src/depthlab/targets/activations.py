@@ -6,7 +6,7 @@ Names:
   ``heK``       He_K/K!  for K = 1..8      (e.g. ``he2``, ``he3``)
   ``heK:unit``  He_K/sqrt(K!)               (unit variance)
   ``tanh``      tanh(z);  ``tanh:c`` tanh(c z)  (``tanh:3`` is the papers' g*)
-  ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z)
+  ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z);   ``abs``  |z|
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ _FIXED: dict[str, Activation] = {
     "relu": Activation("relu", lambda z: jnp.maximum(z, 0.0), None),
     "identity": Activation("identity", lambda z: z, 1),
     "sign": Activation("sign", jnp.sign, None),
+    "abs": Activation("abs", jnp.abs, None),
 }
 
 _HE = re.compile(r"^he([1-8])(:unit)?$")

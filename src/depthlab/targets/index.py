@@ -60,7 +60,8 @@ class _LinkTarget(TargetSpec):
         if not self.normalize:
             return 0.0, 1.0
         z, w = gauss_hermite(120)
-        gz = np.asarray(get_activation(self.link)(jnp.asarray(z, jnp.float32)), dtype=np.float64)
+        with jax.ensure_compile_time_eval():  # a constant of the program, also when called under jit
+            gz = np.asarray(get_activation(self.link)(jnp.asarray(z, jnp.float32)), dtype=np.float64)
         mean = float(np.sum(w * gz))
         sd = math.sqrt(max(float(np.sum(w * (gz - mean) ** 2)), 1e-12))
         return mean, sd
