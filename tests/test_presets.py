@@ -9,7 +9,8 @@ from depthlab.sweep.grid import expand
 
 
 def test_registry_has_the_dandi_presets():
-    assert {"quick", "dandi2025-example", "nichani2023-separation-quick"} <= set(preset_names())
+    names = {"quick", "dandi2025-example", "nichani2023-separation-quick", "nichani2023-quadratic"}
+    assert names | {"nichani2023-single-index-quick"} <= set(preset_names())
     with pytest.raises(PresetError, match="unknown preset 'nope'"):
         get_preset("nope")
 

@@ -338,3 +338,39 @@ def test_reference_levels_identity_link():
     assert ref["best_linear_h"] == pytest.approx(0.0, abs=1e-6)
     assert ref["best_quartic_z"] == pytest.approx(0.0, abs=1e-6)
     assert ref["best_quadratic"] == pytest.approx(1 / 6, abs=0.03)
+
+
+@pytest.mark.parametrize("inputs", ["sphere", "gaussian"])
+def test_quadratic_feature_is_traceless_and_unit_variance(inputs):
+    from depthlab.targets import QuadraticTarget
+
+    t = QuadraticTarget(d=12, link="relu", inputs=inputs)
+    inst = t.draw(jax.random.PRNGKey(0))
+    a = np.asarray(inst.basis.T @ jnp.diag(inst.eigs) @ inst.basis, dtype=np.float64)
+    assert abs(np.trace(a)) < 1e-5 and np.allclose(a, a.T, atol=1e-6)
+    fro2 = np.sum(a * a)
+    expected = 1 / (2 * 12 / 14) if inputs == "sphere" else 0.5  # Var x^T A x = 1
+    assert abs(fro2 - expected) < 1e-4
+    b = t.sample(inst, jax.random.PRNGKey(1), 200_000)
+    x = np.asarray(b.x, dtype=np.float64)
+    if inputs == "sphere":
+        np.testing.assert_allclose(np.linalg.norm(x, axis=1), math.sqrt(12), rtol=1e-5)
+    h = np.einsum("ni,ij,nj->n", x, a, x)
+    np.testing.assert_allclose(np.asarray(b.h[:, 0]), h, rtol=1e-3, atol=1e-3)
+    se = 4 * math.sqrt(2 / 200_000)
+    assert abs(h.mean()) < 0.02 and abs(h.var() - 1) < 10 * se
+    f = np.asarray(b.f)
+    assert abs(f.mean()) < 0.05 and abs(f.var() - 1) < 0.1  # standardised with the N(0,1) moments of relu
+
+
+def test_single_index_target_standardised_link():
+    from depthlab.targets import SingleIndexTarget
+
+    t = SingleIndexTarget(d=10, link="tanh:2")
+    inst = t.draw(jax.random.PRNGKey(0))
+    assert abs(float(jnp.linalg.norm(inst.basis)) - 1) < 1e-6
+    b = t.sample(inst, jax.random.PRNGKey(1), 100_000)
+    np.testing.assert_allclose(np.asarray(b.h[:, 0]), np.asarray(b.x @ inst.basis[0]), rtol=1e-5, atol=1e-6)
+    f = np.asarray(b.f, dtype=np.float64)
+    assert abs(f.mean()) < 0.02 and abs((f**2).mean() - 1) < 0.02
+    assert t.subspaces(inst).shape == (1, 1, 10)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from depthlab.analysis import AggregateRow  # noqa: E402
 
 COLORS = {"layerwise": "tab:blue", "joint": "tab:red", "two_layer": "tab:green", "kernel": "tab:orange"}
+_USED = {"C0", "C1", "C2", "C3"}  # tab:blue, tab:orange, tab:green, tab:red
 MARKERS = ["o", "s", "^", "D", "v", "P"]
 REFERENCE_STYLE = {
     "trivial": ("predict 0", "black"),
@@ -29,18 +30,22 @@ def plot_sweep(
     references: dict[int, dict[str, float]] | None = None,
     theory: dict[str, float] | None = None,
 ) -> Path:
-    """Write a 3-panel figure (test MSE, M_W, M_h vs kappa) to ``path``."""
+    """Write a figure to ``path``: test MSE vs kappa, and each overlap / feature metric the rows have."""
     methods = list(dict.fromkeys(r.method for r in rows))
     ds = sorted({r.d for r in rows})
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    panels = [
-        ("test_mse", "test MSE", True),
-        ("overlap_w", "$M_W$ (first layer)", False),
-        ("overlap_h", "$M_h$ (second layer)", False),
+    optional = [
+        ("overlap_w", "$M_W$ (first layer)"),
+        ("overlap_h", "$M_h$ (second layer)"),
+        ("feature_corr", r"corr($\varphi$, $h^*$) (learned feature)"),
     ]
-    for ax, (metric, label, logy) in zip(axes, panels, strict=True):
-        for mi, m in enumerate(methods):
-            color = COLORS.get(m, f"C{mi}")
+    present = [(m, label, False) for m, label in optional if any(f"{m}_median" in r.stats for r in rows)]
+    panels = [("test_mse", "test MSE", True), *present]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.3 * len(panels), 4.8), squeeze=False)
+    spare = iter(c for c in (f"C{i}" for i in range(10)) if c not in _USED)
+    colors = {m: COLORS.get(m) or next(spare, "gray") for m in methods}
+    for ax, (metric, label, logy) in zip(axes[0], panels, strict=True):
+        for m in methods:
+            color = colors[m]
             for di, d in enumerate(ds):
                 sel = sorted(
                     (r for r in rows if r.method == m and r.d == d and f"{metric}_median" in r.stats),

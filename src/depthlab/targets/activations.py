@@ -6,6 +6,7 @@ Names:
   ``heK``       He_K/K!  for K = 1..8      (e.g. ``he2``, ``he3``)
   ``heK:unit``  He_K/sqrt(K!)               (unit variance)
   ``tanh``      tanh(z);  ``tanh:c`` tanh(c z)  (``tanh:3`` is the papers' g*)
+  ``herm:c0,c1,...``  sum_k c_k He_k/sqrt(k!) (a unit-normalised Hermite series, e.g. ``herm:0,1,0,1``)
   ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z);   ``abs``  |z|
 """
 
@@ -60,6 +61,7 @@ _FIXED: dict[str, Activation] = {
 
 _HE = re.compile(r"^he([1-8])(:unit)?$")
 _TANH = re.compile(r"^tanh:([0-9]*\.?[0-9]+)$")
+_HERM = re.compile(r"^herm:(-?[0-9.]+(?:,-?[0-9.]+)*)$")
 
 
 def get_activation(name: str) -> Activation:
@@ -72,13 +74,19 @@ def get_activation(name: str) -> Activation:
         k = int(m.group(1))
         norm = "unit" if m.group(2) else "factorial"
         return Activation(key, _poly({k: 1.0}, norm), k)
+    m = _HERM.match(key)
+    if m:
+        coeffs = {k: float(c) for k, c in enumerate(m.group(1).split(",")) if float(c) != 0.0}
+        degree = max(coeffs, default=0)
+        return Activation(key, _poly(coeffs, "unit"), degree)
     m = _TANH.match(key)
     if m:
         return Activation(key, _scaled_tanh(float(m.group(1))), None)
     raise ValueError(
-        f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c"
+        f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c, "
+        "herm:c0,c1,..."
     )
 
 
 def activation_names() -> list[str]:
-    return [*sorted(_FIXED), "heK", "heK:unit", "tanh:c"]
+    return [*sorted(_FIXED), "heK", "heK:unit", "tanh:c", "herm:c0,c1,..."]
