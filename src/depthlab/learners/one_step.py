@@ -63,6 +63,7 @@ class OneStep(LearnerSpec):
     redraw_bias: bool = True
     ridge: float = Field(1e-3, gt=0.0)  # lambda, times n2
     split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
+    max_memory_gb: PositiveFloat = 8.0  # refuse cells whose feature matrices need more than this per trial
 
     @field_validator("feature_activation")
     @classmethod
@@ -141,6 +142,14 @@ class OneStep(LearnerSpec):
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         dim = d if self.features == "input" else (self.feature_width or 8192)
         return itemsize * (3 * n * dim + 3 * n * self.width + dim * d + 3 * self.width * dim + 2 * self.width**2)
+
+    def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
+        need = self.memory_bytes(d, n, itemsize) / 1024**3
+        if need > self.max_memory_gb:
+            raise ValueError(
+                f"one-step learner at d={d}, n={n} needs {need:.1f} GiB per trial for its n x m1 feature matrices "
+                f"(> max_memory_gb={self.max_memory_gb:g}); lower kappa_max or feature_width"
+            )
 
     def flops(self, d: int, n: int) -> float:
         dim = d if self.features == "input" else (self.feature_width or 8192)
