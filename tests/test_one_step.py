@@ -62,3 +62,27 @@ def test_validation():
     with pytest.raises(ValidationError, match="feature_activation"):
         OneStep(feature_activation="nope")
     assert OneStep(split=0.25).resolve(8, 1000, 1000).feature_width == 4 * 250
+
+
+def test_first_step_is_minus_the_gradient_at_a_symmetric_init(x64):
+    from depthlab.learners.one_step import first_step
+
+    rng = np.random.default_rng(5)
+    n, dim, half = 25, 6, 4
+    psi = jnp.asarray(rng.standard_normal((n, dim)))
+    y = jnp.asarray(rng.standard_normal(n))
+    s, c = rng.choice([-1.0, 1.0], half), rng.standard_normal(half)
+    u = rng.standard_normal((half, dim))
+    a0, b0 = jnp.asarray(np.r_[s, -s]), jnp.asarray(np.r_[c, c])
+    w0 = jnp.asarray(np.r_[u, u])
+
+    def loss(w):
+        f = jax.nn.relu(psi @ w.T + b0) @ a0
+        return 0.5 * jnp.mean((f - y) ** 2)
+
+    assert abs(float(jax.nn.relu(psi @ w0.T + b0) @ a0 @ jnp.ones(n))) < 1e-12  # f(theta_0) = 0
+    np.testing.assert_allclose(first_step(a0, b0, w0, psi, y), -jax.grad(loss)(w0), rtol=1e-10, atol=1e-12)
+    # finite differences on one coordinate
+    e = jnp.zeros_like(w0).at[1, 2].set(1e-6)
+    fd = (loss(w0 + e) - loss(w0 - e)) / 2e-6
+    assert abs(float(-fd) - float(first_step(a0, b0, w0, psi, y)[1, 2])) < 1e-6

@@ -50,6 +50,13 @@ class OneStepParams(NamedTuple):
     mu: Array  # (D,) mean of the raw features over the stage-1 inputs (psi is centred with it)
 
 
+def first_step(a0: Array, b0: Array, w0: Array, psi: Array, y: Array) -> Array:
+    """-grad_W L(theta_0) for L = (1/2n) sum_j (f(x_j) - y_j)^2 at a symmetric init (f(theta_0) = 0):
+    row i = a_i (1/n) sum_j y_j relu'(w_i . psi_j + b_i) psi_j."""
+    active = (psi @ w0.T + b0 > 0).astype(psi.dtype)  # (n, m)
+    return a0[:, None] * ((active * y[:, None]).T @ psi) / psi.shape[0]
+
+
 class OneStep(LearnerSpec):
     """One big GD step on W from a symmetric init, then ridge on a (module docstring has the math)."""
 
@@ -115,9 +122,7 @@ class OneStep(LearnerSpec):
             w0 = jnp.concatenate([u, u])
         else:
             w0 = jnp.zeros((self.width, psi1.shape[1]), x.dtype)
-        # stage 1: f(theta_0) = 0, so -grad_{w_i} L = a_i (1/n1) sum_j y_j relu'(w_i . psi_j + b_i) psi_j
-        active = (psi1 @ w0.T + b0 > 0).astype(x.dtype)  # (n1, m)
-        step = a0[:, None] * ((active * y[:n1, None]).T @ psi1) / n1  # (m, D)
+        step = first_step(a0, b0, w0, psi1, y[:n1])  # (m, D)
         g = y[:n1] @ psi1 / n1
         if self.eta1 is None:
             scale = jnp.std(psi1 @ step.T, axis=0)  # per neuron, at eta_1 = 1
