@@ -48,7 +48,15 @@ class LearnerSpec(Config):
         return 8 * n * d * itemsize
 
     def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
-        """Raise ValueError (saying what it would need) if a cell of this size cannot run."""
+        """Raise ValueError (saying what it would need) if a cell of this size cannot run: learners with a
+        ``max_memory_gb`` field refuse cells whose ``memory_bytes`` estimate exceeds it."""
+        limit = getattr(self, "max_memory_gb", None)
+        need = self.memory_bytes(d, n, itemsize) / 1024**3
+        if limit is not None and need > limit:
+            raise ValueError(
+                f"{self.kind} at d={d}, n={n} needs {need:.1f} GiB per trial (> max_memory_gb={limit:g}); "
+                "lower kappa_max, or raise methods.<name>.max_memory_gb"
+            )
 
     def flops(self, d: int, n: int) -> float:
         """Floating-point operations of one trial's ``fit``, counted from the shapes (dominant terms)."""

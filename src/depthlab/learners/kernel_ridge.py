@@ -114,11 +114,3 @@ class KernelRidge(LearnerSpec):
             big_d = num_features(d, self.degree)
             return 2.0 * n * big_d * big_d + big_d**3 / 3.0
         return n**3 / 3.0 + 2.0 * n * n * d
-
-    def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
-        need = self.memory_bytes(d, n, itemsize) / 1024**3
-        if need > self.max_memory_gb:
-            raise ValueError(
-                f"kernel ridge ({self.chosen_solver(d, n)} solver) at d={d}, n={n} needs {need:.1f} GiB per trial "
-                f"(> max_memory_gb={self.max_memory_gb:g}); lower kappa_max, or raise methods.<name>.max_memory_gb"
-            )

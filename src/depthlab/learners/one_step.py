@@ -148,14 +148,6 @@ class OneStep(LearnerSpec):
         dim = d if self.features == "input" else (self.feature_width or 8192)
         return itemsize * (3 * n * dim + 3 * n * self.width + dim * d + 3 * self.width * dim + 2 * self.width**2)
 
-    def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
-        need = self.memory_bytes(d, n, itemsize) / 1024**3
-        if need > self.max_memory_gb:
-            raise ValueError(
-                f"one-step learner at d={d}, n={n} needs {need:.1f} GiB per trial for its n x m1 feature matrices "
-                f"(> max_memory_gb={self.max_memory_gb:g}); lower kappa_max or feature_width"
-            )
-
     def flops(self, d: int, n: int) -> float:
         dim = d if self.features == "input" else (self.feature_width or 8192)
         psi = 2.0 * n * d * dim if self.features == "relu_random" else 0.0
