@@ -178,3 +178,11 @@ def test_evaluate_keys_and_values(problem, kind, keys):
         cos = (u.T @ hte) / (np.linalg.norm(u, axis=0)[:, None] * np.linalg.norm(hte, axis=0)[None, :])
         assert float(out["overlap_h"]) == pytest.approx(float(np.sqrt(np.mean(cos**2))), rel=1e-4)
         assert 0.0 < float(out["overlap_h"]) <= 1.0
+
+
+def test_subspace_overlap_ignores_zero_neurons():
+    from depthlab.metrics import subspace_overlap
+
+    basis = jnp.eye(4)[None, :2]  # span(e1, e2) in R^4
+    w = jnp.asarray([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 3.0]])
+    assert abs(float(subspace_overlap(w, basis)) - (0.5) ** 0.5) < 1e-6  # RMS over the two live neurons

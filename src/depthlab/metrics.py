@@ -3,7 +3,7 @@ r"""What the papers measure, as pure functions of one trial's outputs.
 * ``test_mse``    = mean_x (f(x) - f*(x))^2 on a fresh test set (noise-free target).
 * ``trivial_mse`` = mean_x f*(x)^2 (the error of predicting 0), on the same test set.
 * ``overlap_w``   (M_W, Dandi et al. Def. 6): for neuron i and branch b with orthonormal basis S_b,
-                  c_{i,b} = ||S_b w_i|| / ||w_i||;  M_W = mean_b sqrt(mean_i c_{i,b}^2).
+                  c_{i,b} = ||S_b w_i|| / ||w_i||;  M_W = mean_b sqrt(mean_i c_{i,b}^2)  (over w_i != 0).
                   Random level ~ sqrt(D/d) (0.354 at d=64, D=8); 1 when every neuron lies in span(W*).
 * ``overlap_h``   (M_h): for second-layer unit j, u_j(x) = (W_2 relu(W_1 x + b_1) + b_2)_j, the
                   uncentred cosine over the test inputs cos_{j,m} = <u_j, h*_m> / (||u_j|| ||h*_m||);
@@ -34,8 +34,11 @@ def mse(pred: Array, target: Array) -> Array:
 def subspace_overlap(w: Array, bases: Array) -> Array:
     """M_W for weights w (p, d) and bases (B, D, d) with orthonormal rows."""
     proj = jnp.einsum("bkd,pd->bpk", bases, w)  # (B, p, D)
-    cos2 = jnp.sum(proj * proj, axis=-1) / jnp.maximum(jnp.sum(w * w, axis=-1), _TINY)  # (B, p)
-    return jnp.mean(jnp.sqrt(jnp.mean(cos2, axis=-1)))
+    norm2 = jnp.sum(w * w, axis=-1)
+    cos2 = jnp.sum(proj * proj, axis=-1) / jnp.maximum(norm2, _TINY)  # (B, p)
+    alive = (norm2 > 0).astype(w.dtype)  # neurons with zero weights (never updated) have no direction
+    mean_cos2 = jnp.sum(cos2 * alive, axis=-1) / jnp.maximum(jnp.sum(alive), 1.0)
+    return jnp.mean(jnp.sqrt(mean_cos2))
 
 
 def feature_overlap(u: Array, h: Array) -> Array:

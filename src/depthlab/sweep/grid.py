@@ -18,7 +18,7 @@ from depthlab.presets.base import Preset
 from depthlab.targets.base import TargetSpec
 
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2  # 2: M_W ignores neurons with zero weights
 
 
 @dataclass(frozen=True)
