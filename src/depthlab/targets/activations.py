@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 from jax import Array
 
-from depthlab.hermite import he_normalized
+from depthlab.hermite import hermite_series
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,6 @@ class Activation:
         return self.fn(z)
 
 
-def _poly(terms: dict[int, float], normalization: str = "factorial") -> Callable[[Array], Array]:
-    def f(z: Array) -> Array:
-        out = jnp.zeros_like(z)
-        for k, c in terms.items():
-            out = out + c * he_normalized(k, z, normalization)  # type: ignore[arg-type]
-        return out
-
-    return f
-
-
 def _scaled_tanh(c: float) -> Callable[[Array], Array]:
     def f(z: Array) -> Array:
         return jnp.tanh(c * z)
@@ -50,8 +40,8 @@ def _scaled_tanh(c: float) -> Callable[[Array], Array]:
 
 
 _FIXED: dict[str, Activation] = {
-    "he2+he3": Activation("he2+he3", _poly({2: 1.0, 3: 1.0}), 3),
-    "he2+2he3": Activation("he2+2he3", _poly({2: 1.0, 3: 2.0}), 3),
+    "he2+he3": Activation("he2+he3", hermite_series({2: 1.0, 3: 1.0}), 3),
+    "he2+2he3": Activation("he2+2he3", hermite_series({2: 1.0, 3: 2.0}), 3),
     "tanh": Activation("tanh", jnp.tanh, None),
     "relu": Activation("relu", lambda z: jnp.maximum(z, 0.0), None),
     "identity": Activation("identity", lambda z: z, 1),
@@ -72,13 +62,12 @@ def get_activation(name: str) -> Activation:
     m = _HE.match(key)
     if m:
         k = int(m.group(1))
-        norm = "unit" if m.group(2) else "factorial"
-        return Activation(key, _poly({k: 1.0}, norm), k)
+        return Activation(key, hermite_series({k: 1.0}, "unit" if m.group(2) else "factorial"), k)
     m = _HERM.match(key)
     if m:
         coeffs = {k: float(c) for k, c in enumerate(m.group(1).split(",")) if float(c) != 0.0}
         degree = max(coeffs, default=0)
-        return Activation(key, _poly(coeffs, "unit"), degree)
+        return Activation(key, hermite_series(coeffs, "unit"), degree)
     m = _TANH.match(key)
     if m:
         return Activation(key, _scaled_tanh(float(m.group(1))), None)
@@ -86,7 +75,3 @@ def get_activation(name: str) -> Activation:
         f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c, "
         "herm:c0,c1,..."
     )
-
-
-def activation_names() -> list[str]:
-    return [*sorted(_FIXED), "heK", "heK:unit", "tanh:c", "herm:c0,c1,..."]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from itertools import combinations_with_replacement
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -195,7 +195,3 @@ def _poly_features(z: np.ndarray, degree: int) -> np.ndarray:
 def _lstsq_residual(features: np.ndarray, f: np.ndarray) -> float:
     coef, *_ = np.linalg.lstsq(features, f, rcond=None)
     return float(np.mean((f - features @ coef) ** 2))
-
-
-def describe(spec: HierarchicalTarget) -> dict[str, Any]:
-    return {"level_sizes": spec.level_sizes, "block_sizes": spec.block_sizes, "d_eff": spec.d_eff}
