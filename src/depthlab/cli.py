@@ -80,8 +80,10 @@ def presets() -> None:
     t = Table(title="depthlab presets")
     for col in ("name", "paper", "cells x trials", "runtime (2 cores)", "description"):
         t.add_column(col)
+    from depthlab.sweep.grid import expand
+
     for p in all_presets():
-        cells = len(p.methods) * sum(len(p.grid(d)) for d in p.ds)
+        cells = len(expand(p))
         t.add_row(
             p.name + (" (default)" if p.name == DEFAULT else ""),
             p.paper,
@@ -318,6 +320,8 @@ def check(
     store: StoreOpt = None,
 ) -> None:
     """Evaluate the preset's paper checks on its stored results: PASS/FAIL with numbers; exit 1 on a FAIL."""
+    from depthlab.sweep.grid import expand
+
     with _store(store, readonly=True) as st:
         p, sweep_id, trials = _stored_preset(st, preset)
         rows = st.trial_rows(sweep_id, trials)
@@ -332,7 +336,7 @@ def check(
     for r in res:
         t.add_row(r.name, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", r.detail)
     console.print(t)
-    expected = len(p.methods) * sum(len(p.grid(d)) for d in p.ds)
+    expected = len(expand(p))
     if missing < expected or failed_runs:
         err.print(f"note: {missing}/{expected} cells have results; {len(failed_runs)} cells failed")
     n_fail = sum(not r.passed for r in res)

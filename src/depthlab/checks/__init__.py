@@ -15,6 +15,7 @@ from pydantic import Field
 
 from depthlab.analysis import AggregateRow
 from depthlab.config import Config
+from depthlab.exponents import ExponentFit, exponent
 
 Where = Literal["kappa_max", "kappa_min"]
 
@@ -146,8 +147,78 @@ class LeavesTrivialCheck(_Check):
         return CheckResult(self.name, ok, detail, measured)
 
 
+class _ExponentCheck(_Check):
+    """Shared: n*(d) = first n where the median ``metric`` crosses ``threshold`` (times the reference level
+    ``relative_to`` at that d, if set), slope of log n* vs log d over all d of the sweep (``exponents``)."""
+
+    metric: str = "test_mse"
+    op: Literal["<", ">"] = "<"
+    threshold: float
+    relative_to: str | None = "trivial"
+    min_ds: int = Field(3, ge=2)  # the claim is about a slope: fit it on at least this many d
+
+    def fit(self, ctx: CheckContext, method: str) -> ExponentFit:
+        ds = sorted({r.d for r in ctx.rows if r.method == method})
+        if len(ds) < self.min_ds:
+            raise LookupError(f"{method} has results at d = {ds}; the exponent needs >= {self.min_ds} values of d")
+        if self.relative_to is None:
+            tau: float | dict[int, float] = self.threshold
+        else:
+            missing = [d for d in ds if self.relative_to not in ctx.references.get(d, {})]
+            if missing:
+                raise LookupError(f"reference level {self.relative_to!r} unknown at d = {missing}")
+            tau = {d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
+        fit = exponent(ctx.rows, method, tau, self.metric, self.op)
+        if fit.bound == "none" or math.isnan(fit.slope):
+            raise LookupError(f"no usable threshold crossings: {fit.describe()}")
+        return fit
+
+    def _what(self) -> str:
+        rel = f" x {self.relative_to}" if self.relative_to else ""
+        return f"n* = first n with {self.metric} {self.op} {self.threshold:g}{rel}"
+
+
+class ExponentOrderingCheck(_ExponentCheck):
+    """slope(methods[0]) + margin < slope(methods[1]) + margin < ...: the first learner's sample complexity
+    grows with a smaller power of d. A lower-bounded later slope or an upper-bounded earlier one still proves
+    the ordering; the reverse cannot and FAILs."""
+
+    kind: Literal["exponent_ordering"] = "exponent_ordering"
+    methods: list[str] = Field(min_length=2)
+    margin: float = Field(0.0, ge=0.0)
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        fits = [self.fit(ctx, m) for m in self.methods]
+        ok = True
+        for a, b in zip(fits, fits[1:], strict=False):
+            usable = a.bound in ("exact", "upper") and b.bound in ("exact", "lower")
+            ok = ok and usable and a.slope + self.margin < b.slope
+        detail = "; ".join(f.describe() for f in fits) + f"  [{self._what()}, margin {self.margin:g}]"
+        return CheckResult(self.name, ok, detail, {f"{f.method}_slope": f.slope for f in fits})
+
+
+class ExponentBoundCheck(_ExponentCheck):
+    """min_slope <= slope(method) <= max_slope (e.g. ~0 for a sample complexity flat in d)."""
+
+    kind: Literal["exponent_bound"] = "exponent_bound"
+    method: str
+    min_slope: float | None = None
+    max_slope: float | None = None
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        f = self.fit(ctx, self.method)
+        lo_ok = self.min_slope is None or (f.slope >= self.min_slope and f.bound in ("exact", "lower"))
+        hi_ok = self.max_slope is None or (f.slope <= self.max_slope and f.bound in ("exact", "upper"))
+        lo = "-inf" if self.min_slope is None else f"{self.min_slope:g}"
+        hi = "inf" if self.max_slope is None else f"{self.max_slope:g}"
+        rng = f"[{lo}, {hi}]"
+        detail = f"{f.describe()} in {rng}  [{self._what()}]"
+        return CheckResult(self.name, bool(lo_ok and hi_ok), detail, {"slope": f.slope})
+
+
 CheckConfig = Annotated[
-    OrderingCheck | BoundCheck | RiseCheck | LeavesTrivialCheck, Field(discriminator="kind")
+    OrderingCheck | BoundCheck | RiseCheck | LeavesTrivialCheck | ExponentOrderingCheck | ExponentBoundCheck,
+    Field(discriminator="kind"),
 ]
 
 

@@ -9,11 +9,12 @@ from depthlab.learners.kernel_ridge import KernelRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
+from depthlab.learners.transfer import Transfer
 from depthlab.learners.two_layer import TwoLayer
 
 # Discriminated by ``kind``; a preset's methods map a display name to one of these.
 LearnerConfig = Annotated[
-    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep,
+    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep | Transfer,
     Field(discriminator="kind"),
 ]
 
@@ -23,5 +24,8 @@ __all__ = [
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",
+    "OneStep",
+    "RandomFeatures",
+    "Transfer",
     "TwoLayer",
 ]

@@ -1,13 +1,18 @@
 """The learner protocol (one uniform estimator interface, scikit-learn style, but pure and jittable).
 
     spec = spec.resolve(d, n, n_max)        fix hyperparameters tied to the grid (e.g. p1 from n_max)
+    spec = spec.bind(target)                fix hyperparameters tied to the target (e.g. pretraining size)
     params = spec.fit(key, x, y)            pure function of its inputs; a whole training run compiles
+    params = spec.fit_task(key, target, inst, train)   what the sweep calls; = fit(key, train.x, train.y)
+                                            except for learners that also draw from a related task
     yhat = spec.predict(params, x)
     spec.first_layer(params)                (p1, d) first-layer weights, or None   -> overlap M_W
     spec.hidden_preactivation(params, x)    (n, p2) second-layer preactivations, or None -> overlap M_h
     spec.learned_feature(params, x)         (n,) a learned scalar feature, or None      -> feature_corr
 
-All hyperparameters live in the (frozen, validated) spec with the paper's defaults.
+All hyperparameters live in the (frozen, validated) spec with the paper's defaults. ``max_n`` (every
+learner) skips the cells of a sweep with more samples (e.g. a dual kernel solve beyond its memory); it does
+not change any number, so it is not part of a cell's identity.
 """
 
 from __future__ import annotations
@@ -16,16 +21,27 @@ from abc import abstractmethod
 from typing import Any
 
 from jax import Array
+from pydantic import PositiveInt
 
 from depthlab.config import Config
 
 
 class LearnerSpec(Config):
     kind: str
+    max_n: PositiveInt | None = None  # run this learner only on cells with n <= max_n (None: all)
 
     def resolve(self, d: int, n: int, n_max: int) -> LearnerSpec:
         """Return a copy with every grid-dependent hyperparameter made explicit."""
         return self
+
+    def bind(self, target: Any) -> LearnerSpec:
+        """Return a copy with every target-dependent hyperparameter made explicit."""
+        return self
+
+    def fit_task(self, key: Array, target: Any, inst: Any, train: Any) -> Any:
+        """Fit on the training batch of a sweep cell (learners that pretrain on a related task of the
+        same target instance override this)."""
+        return self.fit(key, train.x, train.y)
 
     @abstractmethod
     def fit(self, key: Array, x: Array, y: Array) -> Any: ...

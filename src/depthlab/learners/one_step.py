@@ -57,10 +57,9 @@ def first_step(a0: Array, b0: Array, w0: Array, psi: Array, y: Array) -> Array:
     return a0[:, None] * ((active * y[:, None]).T @ psi) / psi.shape[0]
 
 
-class OneStep(LearnerSpec):
-    """One big GD step on W from a symmetric init, then ridge on a (module docstring has the math)."""
+class OneStepBase(LearnerSpec):
+    """The two stages on given data: one big GD step on W (stage-1 data), ridge on a (stage-2 data)."""
 
-    kind: Literal["one_step"] = "one_step"
     width: PositiveInt = 1024  # m, even
     features: Literal["input", "relu_random"] = "relu_random"
     feature_width: PositiveInt | None = None  # m1; None: min(4 n1, 8192)
@@ -69,7 +68,6 @@ class OneStep(LearnerSpec):
     eta1: PositiveFloat | None = None
     redraw_bias: bool = True
     ridge: float = Field(1e-3, gt=0.0)  # lambda, times n2
-    split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
     max_memory_gb: PositiveFloat = 8.0  # refuse cells whose feature matrices need more than this per trial
 
     @field_validator("feature_activation")
@@ -85,11 +83,6 @@ class OneStep(LearnerSpec):
             raise ValueError(f"width must be even for the symmetric initialisation, got {v}")
         return v
 
-    def resolve(self, d: int, n: int, n_max: int) -> OneStep:
-        if self.features == "relu_random" and self.feature_width is None:
-            return self.model_copy(update={"feature_width": min(4 * max(1, int(self.split * n)), 8192)})
-        return self
-
     def _psi(self, v: Array, x: Array) -> Array:
         if self.features == "input":
             return x / math.sqrt(x.shape[-1])
@@ -99,40 +92,40 @@ class OneStep(LearnerSpec):
             mean = float(np.sum(weights * np.asarray(act(jnp.asarray(nodes, jnp.float32)), dtype=np.float64)))
         return (act(x @ v.T) - mean) / math.sqrt(v.shape[0])
 
-    def fit(self, key: Array, x: Array, y: Array) -> OneStepParams:
-        n, d = x.shape
-        n1 = max(1, int(self.split * n))
+    def fit_stages(self, key: Array, x1: Array, y1: Array, x2: Array, y2: Array) -> OneStepParams:
+        """Stage 1 on (x1, y1), stage 2 on (x2, y2) (module docstring)."""
+        n1, d = x1.shape
         kv, kw, ka, kb, kb2 = jax.random.split(key, 5)
         if self.features == "relu_random":
             m1 = self.feature_width or min(4 * n1, 8192)
-            v = jax.random.normal(kv, (m1, d), x.dtype)
+            v = jax.random.normal(kv, (m1, d), x1.dtype)
             v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
         else:
-            v = jnp.zeros((0, d), x.dtype)
-        raw1 = self._psi(v, x[:n1])
+            v = jnp.zeros((0, d), x1.dtype)
+        raw1 = self._psi(v, x1)
         mu = raw1.mean(axis=0)
-        psi1, psi2 = raw1 - mu, self._psi(v, x[n1:]) - mu
+        psi1, psi2 = raw1 - mu, self._psi(v, x2) - mu
         half = self.width // 2
-        s = jax.random.rademacher(ka, (half,), dtype=x.dtype)
-        c = jax.random.normal(kb, (half,), x.dtype)
+        s = jax.random.rademacher(ka, (half,), dtype=x1.dtype)
+        c = jax.random.normal(kb, (half,), x1.dtype)
         a0, b0 = jnp.concatenate([s, -s]), jnp.concatenate([c, c])
         if self.init == "sphere":
-            u = jax.random.normal(kw, (half, psi1.shape[1]), x.dtype)
-            u = u / jnp.linalg.norm(u, axis=-1, keepdims=True)
-            w0 = jnp.concatenate([u, u])
+            u = jax.random.normal(kw, (half, psi1.shape[1]), x1.dtype)
+            u = u * (math.sqrt(psi1.shape[1]) / jnp.linalg.norm(u, axis=-1, keepdims=True))
+            w0 = jnp.concatenate([u, u])  # w0 . psi(x) = u . x with u uniform on S^{d-1} (features="input")
         else:
-            w0 = jnp.zeros((self.width, psi1.shape[1]), x.dtype)
-        step = first_step(a0, b0, w0, psi1, y[:n1])  # (m, D)
-        g = y[:n1] @ psi1 / n1
+            w0 = jnp.zeros((self.width, psi1.shape[1]), x1.dtype)
+        step = first_step(a0, b0, w0, psi1, y1)  # (m, D)
+        g = y1 @ psi1 / n1
         if self.eta1 is None:
             scale = jnp.std(psi1 @ step.T, axis=0)  # per neuron, at eta_1 = 1
             eta = 1.0 / jnp.maximum(jnp.nanmedian(jnp.where(scale > 0, scale, jnp.nan)), 1e-12)
             eta = jnp.where(jnp.isfinite(eta), eta, 1.0)
         else:
-            eta = jnp.asarray(self.eta1, x.dtype)
+            eta = jnp.asarray(self.eta1, x1.dtype)
         w1 = eta * step
-        b = jax.random.normal(kb2, (self.width,), x.dtype) if self.redraw_bias else b0
-        a = ridge_readout(relu(psi2 @ w1.T + b), y[n1:], self.ridge)
+        b = jax.random.normal(kb2, (self.width,), x1.dtype) if self.redraw_bias else b0
+        a = ridge_readout(relu(psi2 @ w1.T + b), y2, self.ridge)
         return OneStepParams(v=v, w=w1, b=b, a=a, g=g, mu=mu)
 
     def predict(self, params: OneStepParams, x: Array) -> Array:
@@ -141,14 +134,45 @@ class OneStep(LearnerSpec):
     def first_layer(self, params: OneStepParams) -> Array | None:
         return params.w if self.features == "input" else None
 
-    def learned_feature(self, params: OneStepParams, x: Array) -> Array:
-        return (self._psi(params.v, x) - params.mu) @ params.g
+    def learned_feature(self, params: OneStepParams, x: Array) -> Array | None:
+        """phi(x) = g . psi(x) of the 3-layer version; None for the 2-layer one (psi = x / sqrt(d): linear)."""
+        return None if self.features == "input" else (self._psi(params.v, x) - params.mu) @ params.g
 
-    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
-        dim = d if self.features == "input" else (self.feature_width or 8192)
+    def _dim(self) -> int | None:
+        return None if self.features == "input" else (self.feature_width or 8192)
+
+    def _memory(self, d: int, n1: int, n2: int, itemsize: int) -> int:
+        dim = self._dim() or d
+        n = n1 + n2
         return itemsize * (3 * n * dim + 3 * n * self.width + dim * d + 3 * self.width * dim + 2 * self.width**2)
 
-    def flops(self, d: int, n: int) -> float:
-        dim = d if self.features == "input" else (self.feature_width or 8192)
+    def _flops(self, d: int, n1: int, n2: int) -> float:
+        dim = self._dim() or d
+        n = n1 + n2
         psi = 2.0 * n * d * dim if self.features == "relu_random" else 0.0
-        return psi + 6.0 * n * self.width * dim + n * self.width**2 + self.width**3 / 3.0
+        return psi + 4.0 * n1 * self.width * dim + 2.0 * n2 * self.width * dim + n2 * self.width**2 \
+            + self.width**3 / 3.0
+
+
+class OneStep(OneStepBase):
+    """One big GD step on W from a symmetric init, then ridge on a, on split samples (module docstring)."""
+
+    kind: Literal["one_step"] = "one_step"
+    split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
+
+    def resolve(self, d: int, n: int, n_max: int) -> OneStep:
+        if self.features == "relu_random" and self.feature_width is None:
+            return self.model_copy(update={"feature_width": min(4 * max(1, int(self.split * n)), 8192)})
+        return self
+
+    def fit(self, key: Array, x: Array, y: Array) -> OneStepParams:
+        n1 = max(1, int(self.split * x.shape[0]))
+        return self.fit_stages(key, x[:n1], y[:n1], x[n1:], y[n1:])
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        n1 = max(1, int(self.split * n))
+        return self._memory(d, n1, n - n1, itemsize)
+
+    def flops(self, d: int, n: int) -> float:
+        n1 = max(1, int(self.split * n))
+        return self._flops(d, n1, n - n1)

@@ -18,7 +18,7 @@ from depthlab.presets.base import Preset
 from depthlab.targets.base import TargetSpec
 
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
-ALGORITHM_VERSION = 2  # 2: M_W ignores neurons with zero weights
+ALGORITHM_VERSION = 3  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Cell:
         return {
             "method": self.method,
             "target": self.target.model_dump(mode="json"),
-            "learner": self.learner.model_dump(mode="json"),
+            "learner": self.learner.model_dump(mode="json", exclude={"max_n"}),
             "n": self.n,
             "n_test": self.n_test,
             "seed": self.seed,
@@ -73,10 +73,12 @@ def expand(preset: Preset) -> list[Cell]:
             grid = preset.grid(d)
             n_max = max(n for _, n in grid)
             for kappa, n in grid:
+                if spec.max_n is not None and n > spec.max_n:
+                    continue
                 cells.append(
                     Cell(
                         preset=preset.name, method=method, d=d, n=n, kappa=round(kappa, 6), target=target,
-                        learner=spec.resolve(d, n, n_max), n_test=preset.n_test, seed=preset.seed,
+                        learner=spec.resolve(d, n, n_max).bind(target), n_test=preset.n_test, seed=preset.seed,
                         precision=preset.precision, trials=preset.trials,
                     )
                 )

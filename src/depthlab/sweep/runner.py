@@ -81,7 +81,7 @@ def fit_function(cell: Cell) -> Callable[..., dict[str, Array]]:
 
     def fit_eval(seed: Array, trial: Array, inst: Any, train: Any, test: Any) -> dict[str, Array]:
         key = jax.random.fold_in(trial_base_key(seed, cell.d, cell.n, trial), salt)
-        params = learner.fit(key, train.x, train.y)
+        params = learner.fit_task(key, target, inst, train)
         return metrics.evaluate(target, inst, learner, params, train, test)
 
     return fit_eval

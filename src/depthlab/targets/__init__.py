@@ -8,13 +8,18 @@ from depthlab.targets.activations import get_activation
 from depthlab.targets.base import Batch, TargetSpec
 from depthlab.targets.hierarchical import HierarchicalTarget
 from depthlab.targets.index import QuadraticTarget, SingleIndexTarget
+from depthlab.targets.multi_index import HermiteTerm, MultiIndexTarget
 
 # The union of target configurations a preset may name (grows with each paper), discriminated by family.
-TargetConfig = Annotated[HierarchicalTarget | SingleIndexTarget | QuadraticTarget, Field(discriminator="family")]
+TargetConfig = Annotated[
+    HierarchicalTarget | SingleIndexTarget | QuadraticTarget | MultiIndexTarget, Field(discriminator="family")
+]
 
 __all__ = [
     "Batch",
+    "HermiteTerm",
     "HierarchicalTarget",
+    "MultiIndexTarget",
     "QuadraticTarget",
     "SingleIndexTarget",
     "TargetConfig",

@@ -1,0 +1,107 @@
+"""Damian, Lee & Soltanolkotabi (2022), "Neural Networks can Learn Representations with Gradient Descent",
+arXiv 2206.15144 (COLT 2022).
+
+Target f*(x) = g(U x), x ~ N(0, I_d), U: r x d orthonormal rows, g of degree p with a rank-r expected Hessian
+(``targets.multi_index``, head ``source``: sum_k h_2(z_k) + h_3(z_1) + z_1 z_2 z_3 for r = p = 3, E f*^2 = 1).
+The paper has no experiments section; the protocol is the notes' proposal (Sec. f):
+
+* ``two_layer_step`` -- the paper's algorithm: symmetric init (f = 0 at init), w^(0) uniform on S^{d-1},
+  b ~ N(0, 1), one GD step on W with weight decay 1/eta_1 on half the samples, biases redrawn, ridge readout
+  on the other half (``learners.one_step``). Theory: n ~ d^2 r + d r^p  -> exponent 2 in d.
+* ``two_layer_gd`` -- both layers by GD (first layer by minibatch GD, readout by ridge; ``learners.two_layer``).
+* ``kernel_poly`` -- kernel ridge with the degree-p polynomial kernel; ``kernel_ntk`` -- with the 2-layer ReLU
+  NTK; ``random_features`` -- frozen random first layer of the same width. Theory: n ~ d^p (exponent 3). For a
+  noise-free degree-p target the polynomial kernel interpolates exactly once n > C(d+p, p) ~ d^p / p!, so its
+  n* is that count (log-slope 2.65 over d = 8..32 for p = 3, -> 3 as d grows).
+
+Transfer (``damian2022-transfer``): source head g_s = ``source``, target head g_t = h_3(z_2) + z_1 z_3 on the
+same U; ``transfer`` pretrains the first layer on n_src = 16 d^2 r source samples (the notes suggest 4 d^2 r;
+measured at d = 32 the layer's overlap with span(U) is 0.81 with 4 d^2 r vs 0.91 with 16 d^2 r) and fits only
+the head on the n target samples. Theory: target n* independent of d; from scratch it grows with d.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from depthlab.presets.base import Preset
+
+WIDTH = 1024
+STEP = {"kind": "one_step", "features": "input", "init": "sphere", "width": WIDTH}
+KERNEL_POLY = {"kind": "kernel", "kernel": "polynomial", "degree": 3, "ridge": 1e-6, "max_n": 16384}
+KERNEL_NTK = {"kind": "kernel", "kernel": "relu_ntk", "ridge": 1e-4, "max_n": 4096}
+RANDOM_FEATURES = {"kind": "random_features", "p": WIDTH, "ridge": 1e-3}
+GD = {"kind": "two_layer", "p": 256, "max_n": 8192}
+THRESHOLD = 0.15  # n* = first n with median test MSE < 0.15 E f*^2 (the notes' "small loss" is 0.1)
+
+
+def _exponents(fast: str, slow: str, predicted: tuple[float, float]) -> list[dict[str, Any]]:
+    lo, hi = predicted
+    return [
+        {"kind": "exponent_ordering", "name": f"{fast} needs a smaller power of d than {slow}",
+         "methods": [fast, slow], "threshold": THRESHOLD,
+         "description": "slope of log n* vs log d over the d of the sweep (paper: 2 vs p = 3)"},
+        {"kind": "exponent_bound", "name": f"{fast} exponent near the theory's 2", "method": fast,
+         "threshold": THRESHOLD, "min_slope": lo, "max_slope": hi,
+         "description": "n ~ d^2 r + d r^p: exponent 2 (tolerance +-0.5 for d <= 32 and the d r^p term)"},
+    ]
+
+
+def _multi_index(quick: bool) -> Preset:
+    return Preset.model_validate({
+        "name": "damian2022-multi-index" + ("-quick" if quick else ""),
+        "paper": "damian2022",
+        "description": "g(Ux), r = p = 3: one-step 2-layer net vs GD 2-layer, cubic/NTK kernels, random features",
+        "est_runtime": "~4 min" if quick else "~25 min",
+        "target": {"family": "multi_index", "r": 3, "p": 3, "head": "source"},
+        "methods": {
+            "two_layer_step": STEP,
+            "two_layer_gd": GD,
+            "kernel_poly": KERNEL_POLY,
+            "kernel_ntk": KERNEL_NTK,
+            "random_features": RANDOM_FEATURES,
+        },
+        "d": [8, 16, 32] if quick else [8, 12, 16, 24, 32, 48],
+        "kappa_min": 1.5, "kappa_max": 3.2, "num_kappa": 9 if quick else 14,
+        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "checks": [
+            *_exponents("two_layer_step", "kernel_poly", (1.5, 2.5)),
+            {"kind": "rises", "name": "first layer aligns with span(U)", "method": "two_layer_step",
+             "metric": "overlap_w", "min_final": 0.8, "min_ratio": 1.5,
+             "description": "M_W = sqrt(mean_j |P_U w_j|^2/|w_j|^2) from ~sqrt(r/d) towards 1 as n grows"},
+            {"kind": "ordering", "name": "one step beats random features of the same width",
+             "methods": ["two_layer_step", "random_features"]},
+        ],
+    })
+
+
+def _transfer(quick: bool) -> Preset:
+    return Preset.model_validate({
+        "name": "damian2022-transfer" + ("-quick" if quick else ""),
+        "paper": "damian2022",
+        "description": "transfer: head on a pretrained first layer vs one-step net, cubic kernel, RF from scratch",
+        "est_runtime": "~3 min" if quick else "~20 min",
+        "target": {"family": "multi_index", "r": 3, "p": 3, "head": "transfer", "source_head": "source",
+                   "source_coef": 16.0},
+        "methods": {
+            "transfer": {"kind": "transfer", "width": WIDTH},
+            "scratch_step": STEP,
+            "kernel_poly": KERNEL_POLY,
+            "random_features": RANDOM_FEATURES,
+        },
+        "d": [8, 16, 32] if quick else [8, 12, 16, 24, 32, 48],
+        "kappa_min": 1.0, "kappa_max": 3.2, "num_kappa": 12 if quick else 16,
+        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "checks": [
+            {"kind": "exponent_bound", "name": "transferred head: n* flat in d", "method": "transfer",
+             "threshold": THRESHOLD, "min_slope": -0.5, "max_slope": 0.5,
+             "description": "paper: target sample complexity independent of d (slope 0, tolerance 0.5)"},
+            {"kind": "exponent_ordering", "name": "transfer grows slower than training from scratch",
+             "methods": ["transfer", "scratch_step"], "threshold": THRESHOLD, "margin": 1.0},
+            {"kind": "exponent_ordering", "name": "transfer grows slower than the cubic kernel",
+             "methods": ["transfer", "kernel_poly"], "threshold": THRESHOLD, "margin": 1.0},
+        ],
+    })
+
+
+PRESETS = [_multi_index(True), _multi_index(False), _transfer(True), _transfer(False)]
