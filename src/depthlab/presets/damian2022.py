@@ -28,10 +28,10 @@ from depthlab.presets.base import Preset
 
 WIDTH = 1024
 STEP = {"kind": "one_step", "features": "input", "init": "sphere", "width": WIDTH}
-KERNEL_POLY = {"kind": "kernel", "kernel": "polynomial", "degree": 3, "ridge": 1e-6, "max_n": 16384}
+KERNEL_POLY = {"kind": "kernel", "kernel": "polynomial", "degree": 3, "ridge": 1e-6, "max_n": 8192}
 KERNEL_NTK = {"kind": "kernel", "kernel": "relu_ntk", "ridge": 1e-4, "max_n": 4096}
 RANDOM_FEATURES = {"kind": "random_features", "p": WIDTH, "ridge": 1e-3}
-GD = {"kind": "two_layer", "p": 256, "max_n": 8192}
+GD = {"kind": "two_layer", "p": 256, "max_n": 4096}
 THRESHOLD = 0.15  # n* = first n with median test MSE < 0.15 E f*^2 (the notes' "small loss" is 0.1)
 
 
