@@ -8,11 +8,15 @@ from depthlab.targets.activations import get_activation
 from depthlab.targets.base import Batch, TargetSpec
 from depthlab.targets.hierarchical import HierarchicalTarget
 from depthlab.targets.index import QuadraticTarget, SingleIndexTarget
+from depthlab.targets.radial import BallTarget
 
 # The union of target configurations a preset may name (grows with each paper), discriminated by family.
-TargetConfig = Annotated[HierarchicalTarget | SingleIndexTarget | QuadraticTarget, Field(discriminator="family")]
+TargetConfig = Annotated[
+    HierarchicalTarget | SingleIndexTarget | QuadraticTarget | BallTarget, Field(discriminator="family")
+]
 
 __all__ = [
+    "BallTarget",
     "Batch",
     "HierarchicalTarget",
     "QuadraticTarget",
