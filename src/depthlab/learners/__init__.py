@@ -8,12 +8,14 @@ from depthlab.learners.base import LearnerSpec
 from depthlab.learners.kernel_ridge import KernelRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
+from depthlab.learners.shallow_gd import ShallowGD
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.two_layer import TwoLayer
+from depthlab.learners.two_sigmoid import TwoSigmoid
 
 # Discriminated by ``kind``; a preset's methods map a display name to one of these.
 LearnerConfig = Annotated[
-    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep,
+    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep | TwoSigmoid | ShallowGD,
     Field(discriminator="kind"),
 ]
 
@@ -23,5 +25,7 @@ __all__ = [
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",
+    "ShallowGD",
     "TwoLayer",
+    "TwoSigmoid",
 ]
