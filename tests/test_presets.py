@@ -75,3 +75,17 @@ def test_cell_keys_ignore_trials_and_depend_on_config():
     k3 = {c.key for c in expand(apply_overrides(base, ["seed=1"]))}
     assert k1 == k2 and not (k1 & k3)
     assert len(k1) == len(expand(base))
+
+
+def test_safran_lee_presets_resolve_polynomial_widths():
+    p = get_preset("safran-lee2022-ball-quick")
+    assert p.ds == [8, 12, 16] and p.target.radius_law == "bessel"
+    cells = expand(p)
+    for c in cells:
+        if c.method in ("depth2", "depth2_linear", "shallow_gd"):
+            assert c.learner.p == c.d**2
+    assert {c.n for c in cells if c.d == 16} == {64, 256, 1024, 4096}
+    full = get_preset("safran-lee2022-ball")
+    assert {c.learner.p for c in expand(full) if c.method == "depth2_wide" and c.d == 8} == {256}
+    with pytest.raises(PresetError, match="radius_law"):
+        apply_overrides(p, ["target.radius_law=cauchy"])

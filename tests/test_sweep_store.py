@@ -163,15 +163,34 @@ def test_old_schema_is_migrated_after_a_backup(tmp_path):
     with Store(path) as st:
         st._con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
         st._con.execute("ALTER TABLE trials DROP COLUMN feature_corr")
+        st._con.execute("ALTER TABLE trials DROP COLUMN class_error")
         st._con.execute("INSERT INTO cells VALUES ('k', 'p', 'm', 8, 10, 1.1, '{}', 'now')")
         st._con.execute("INSERT INTO trials(cell_key, trial, status, test_mse) VALUES ('k', 0, 'ok', 0.5)")
     with Store(path, readonly=True) as st:
         cols = [r[1] for r in st._con.execute("PRAGMA table_info(trials)")]
         version = st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         assert st.done_trials("k") == {0}
-    assert "feature_corr" in cols and version == "2"
+    assert "feature_corr" in cols and "class_error" in cols and version == "3"
     backup = tmp_path / "old.sqlite.v1.bak"
     con = sqlite3.connect(backup)
     assert "feature_corr" not in [r[1] for r in con.execute("PRAGMA table_info(trials)")]
     assert con.execute("SELECT test_mse FROM trials").fetchone()[0] == 0.5
+    con.close()
+
+
+def test_v2_store_gains_class_error_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    with Store(path) as st:
+        st._con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        st._con.execute("ALTER TABLE trials DROP COLUMN class_error")
+        st._con.execute("INSERT INTO cells VALUES ('k', 'p', 'm', 8, 10, 1.1, '{}', 'now')")
+        st._con.execute("INSERT INTO trials(cell_key, trial, status, feature_corr) VALUES ('k', 0, 'ok', 0.25)")
+    with Store(path) as st:
+        row = st._con.execute("SELECT feature_corr, class_error FROM trials").fetchone()
+        assert tuple(row) == (0.25, None)
+        st.write_cell("k", [1], [{"trial": 1, "status": "ok", "test_mse": 0.1, "class_error": 0.05}], "ok")
+        assert st._con.execute("SELECT class_error FROM trials WHERE trial=1").fetchone()[0] == 0.05
+        assert st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    con = sqlite3.connect(tmp_path / "v2.sqlite.v2.bak")
+    assert "class_error" not in [r[1] for r in con.execute("PRAGMA table_info(trials)")]
     con.close()

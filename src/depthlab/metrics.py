@@ -8,6 +8,8 @@ r"""What the papers measure, as pure functions of one trial's outputs.
 * ``overlap_h``   (M_h): for second-layer unit j, u_j(x) = (W_2 relu(W_1 x + b_1) + b_2)_j, the
                   uncentred cosine over the test inputs cos_{j,m} = <u_j, h*_m> / (||u_j|| ||h*_m||);
                   M_h = mean_m sqrt(mean_j cos_{j,m}^2).
+* ``class_error`` (targets with a ``class_threshold`` c, e.g. ball indicators): the 0-1 error of the
+                  thresholded prediction, mean_x 1{(f(x) > c) != (f*(x) > c)}.
 * ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
                   scalar learned feature phi(x) and the true intermediate feature h*(x) (mean over branches).
 """
@@ -64,9 +66,14 @@ def evaluate(
         "train_mse": mse(learner.predict(params, train.x), train.y),
         "trivial_mse": jnp.mean(test.f * test.f),
     }
+    threshold = target.class_threshold
+    if threshold is not None:
+        pred = learner.predict(params, test.x)
+        out["class_error"] = jnp.mean(((pred > threshold) != (test.f > threshold)).astype(test.f.dtype))
     w = learner.first_layer(params)
-    if w is not None:
-        out["overlap_w"] = subspace_overlap(w, target.subspaces(inst))
+    bases = target.subspaces(inst)
+    if w is not None and bases.shape[1] < bases.shape[2]:  # a subspace that is all of R^d says nothing
+        out["overlap_w"] = subspace_overlap(w, bases)
     u = learner.hidden_preactivation(params, test.x)
     if u is not None:
         out["overlap_h"] = feature_overlap(u, test.h)

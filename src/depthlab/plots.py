@@ -20,6 +20,7 @@ REFERENCE_STYLE = {
     "trivial": ("predict 0", "black"),
     "best_quadratic": ("best quadratic (kernel limit)", "tab:orange"),
     "best_linear_h": ("best affine in h* (2-layer plateau)", "tab:green"),
+    "best_constant": ("best constant (Var f*)", "gray"),
 }
 
 
@@ -37,6 +38,7 @@ def plot_sweep(
         ("overlap_w", "$M_W$ (first layer)"),
         ("overlap_h", "$M_h$ (second layer)"),
         ("feature_corr", r"corr($\varphi$, $h^*$) (learned feature)"),
+        ("class_error", "classification error (threshold 1/2)"),
     ]
     present = [(m, label, False) for m, label in optional if any(f"{m}_median" in r.stats for r in rows)]
     panels = [("test_mse", "test MSE", True), *present]

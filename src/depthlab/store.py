@@ -26,7 +26,7 @@ from typing import Any
 from depthlab import __version__
 from depthlab.analysis import METRICS
 
-SCHEMA_VERSION = 2  # 2: trials.feature_corr
+SCHEMA_VERSION = 3  # 2: trials.feature_corr; 3: trials.class_error
 DEFAULT_STORE = "depthlab.sqlite"
 
 _SCHEMA = """
@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS trials (
     trial INTEGER NOT NULL,
     status TEXT NOT NULL,
     test_mse REAL, train_mse REAL, trivial_mse REAL, overlap_w REAL, overlap_h REAL, feature_corr REAL,
+    class_error REAL,
     extra_json TEXT,
     run_id INTEGER,
     PRIMARY KEY (cell_key, trial)
@@ -147,6 +148,8 @@ class Store:
         with self._transaction() as con:
             if version < 2:
                 con.execute("ALTER TABLE trials ADD COLUMN feature_corr REAL")
+            if version < 3:
+                con.execute("ALTER TABLE trials ADD COLUMN class_error REAL")
             con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:

@@ -216,8 +216,77 @@ class ExponentBoundCheck(_ExponentCheck):
         return CheckResult(self.name, bool(lo_ok and hi_ok), detail, {"slope": f.slope})
 
 
+# ---- checks across every d of the sweep (error vs d: Safran & Lee 2022) ------------------------------
+def value_at_d(ctx: CheckContext, method: str, metric: str, d: int, where: Where) -> tuple[float, float]:
+    """(kappa, median metric) of ``method`` at the smallest / largest kappa of dimension d."""
+    rows = [r for r in ctx.rows if r.method == method and r.d == d]
+    if not rows:
+        raise LookupError(f"no results for method {method!r} at d={d}")
+    row = max(rows, key=lambda r: r.kappa) if where == "kappa_max" else min(rows, key=lambda r: r.kappa)
+    return row.kappa, row.stat(metric)
+
+
+def _dims(ctx: CheckContext) -> list[int]:
+    return sorted({r.d for r in ctx.rows})
+
+
+class BoundEveryDCheck(_Check):
+    """At every d of the sweep: median metric(method) at one end of the kappa grid  op  value."""
+
+    kind: Literal["bound_every_d"] = "bound_every_d"
+    method: str
+    metric: str = "test_mse"
+    at: Where = "kappa_max"
+    op: Literal["<", ">"] = "<"
+    value: float
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        parts, ok, measured = [], True, {}
+        for d in _dims(ctx):
+            kappa, v = value_at_d(ctx, self.method, self.metric, d, self.at)
+            good = bool(v < self.value if self.op == "<" else v > self.value)
+            ok = ok and good
+            parts.append(f"d={d}: {_fmt(v)}{'' if good else ' (!)'}")
+            measured[f"d{d}"] = v
+        detail = f"{self.method} {self.metric} {self.op} {_fmt(self.value)} at every d ({self.at}): " + ", ".join(
+            parts
+        )
+        return CheckResult(self.name, ok, detail, measured)
+
+
+class OrderingEveryDCheck(_Check):
+    """At every d: median metric(methods[0]) x factor < median metric(methods[1]) at one end of the grid."""
+
+    kind: Literal["ordering_every_d"] = "ordering_every_d"
+    methods: list[str] = Field(min_length=2, max_length=2)
+    metric: str = "test_mse"
+    at: Where = "kappa_max"
+    factor: float = Field(1.0, gt=0.0)  # required ratio: methods[1] / methods[0] > factor
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        a, b = self.methods
+        parts, ok, measured = [], True, {}
+        for d in _dims(ctx):
+            _, va = value_at_d(ctx, a, self.metric, d, self.at)
+            _, vb = value_at_d(ctx, b, self.metric, d, self.at)
+            good = bool(self.factor * va < vb)
+            ok = ok and good
+            parts.append(f"d={d}: {_fmt(va)} vs {_fmt(vb)}{'' if good else ' (!)'}")
+            measured[f"{a}_d{d}"], measured[f"{b}_d{d}"] = va, vb
+        need = f"{self.factor:g} x {a} < {b}" if self.factor != 1.0 else f"{a} < {b}"
+        detail = f"{need} ({self.metric}, {self.at}) at every d: " + ", ".join(parts)
+        return CheckResult(self.name, ok, detail, measured)
+
+
 CheckConfig = Annotated[
-    OrderingCheck | BoundCheck | RiseCheck | LeavesTrivialCheck | ExponentOrderingCheck | ExponentBoundCheck,
+    OrderingCheck
+    | BoundCheck
+    | RiseCheck
+    | LeavesTrivialCheck
+    | ExponentOrderingCheck
+    | ExponentBoundCheck
+    | BoundEveryDCheck
+    | OrderingEveryDCheck,
     Field(discriminator="kind"),
 ]
 

@@ -8,13 +8,18 @@ from depthlab.learners.base import LearnerSpec
 from depthlab.learners.kernel_ridge import KernelRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
+from depthlab.learners.shallow_gd import ShallowGD
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.transfer import Transfer
 from depthlab.learners.two_layer import TwoLayer
+from depthlab.learners.two_sigmoid import TwoSigmoid
 
 # Discriminated by ``kind``; a preset's methods map a display name to one of these.
 LearnerConfig = Annotated[
-    LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | RandomFeatures | OneStep | Transfer,
+    "OneStep",
+    "RandomFeatures",
+    "ShallowGD",
+    "Transfer",
     Field(discriminator="kind"),
 ]
 
@@ -24,8 +29,13 @@ __all__ = [
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",
+<<<<<<< HEAD
     "OneStep",
     "RandomFeatures",
     "Transfer",
+=======
+    "ShallowGD",
+>>>>>>> issue7
     "TwoLayer",
+    "TwoSigmoid",
 ]

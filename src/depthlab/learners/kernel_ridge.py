@@ -2,6 +2,7 @@ r"""Kernel ridge regression (Dandi et al. 2025, Nichani et al. 2023, Damian et a
 
     K(x, x') = sum_{j=0}^{q} (x . x' / s)^j          (``polynomial``; q = 2, s = 1: (x.x')^2 + x.x' + 1)
     or the infinite-width 2-layer ReLU NTK / NNGP   (``relu_ntk`` / ``relu_nngp``, see ``learners.kernels``)
+    or the erf-network NNGP with input scale s      (``erf_nngp``, bounded; Safran & Lee 2022 baseline)
     alpha = (K + lambda n I)^{-1} y,    f(x) = sum_i alpha_i K(x_i, x)
 
 Two exact solvers (Cholesky factorisations of a regularised Gram matrix):
@@ -30,7 +31,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerSpec
-from depthlab.learners.kernels import polynomial_kernel, relu_nngp, relu_ntk
+from depthlab.learners.kernels import erf_nngp, polynomial_kernel, relu_nngp, relu_ntk
 
 
 class KernelParams(NamedTuple):
@@ -60,9 +61,9 @@ class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
 
     kind: Literal["kernel"] = "kernel"
-    kernel: Literal["polynomial", "relu_ntk", "relu_nngp"] = "polynomial"
+    kernel: Literal["polynomial", "relu_ntk", "relu_nngp", "erf_nngp"] = "polynomial"
     degree: PositiveInt = 2
-    scale: PositiveFloat = 1.0
+    scale: PositiveFloat = 1.0  # s: (x.x'/s)^j (polynomial) or x.x'/(s d) (erf_nngp)
     ridge: PositiveFloat = 1.0  # lambda, times n (example yaml lambda_ridge_setup_kernel)
     solver: Literal["auto", "dual", "primal"] = "auto"
     max_memory_gb: PositiveFloat = 8.0  # refuse solves whose matrices need more than this per trial
@@ -85,6 +86,8 @@ class KernelRidge(LearnerSpec):
             return relu_ntk(x1, x2)
         if self.kernel == "relu_nngp":
             return relu_nngp(x1, x2)
+        if self.kernel == "erf_nngp":
+            return erf_nngp(x1, x2, self.scale)
         return polynomial_kernel(x1, x2, self.degree, self.scale)
 
     def fit(self, key: Array, x: Array, y: Array) -> KernelParams:

@@ -13,6 +13,10 @@ Two-layer ReLU network in the NTK parametrisation (Jacot et al. 2018),
     NNGP (random features, only a trained):  Sigma(x, x') = (|x| |x'| / d) k1(rho) / 2,
     NTK  (both layers trained, m -> inf):    Theta(x, x') = Sigma(x, x') + (x . x' / d) k0(rho) / 2,
 with rho = x . x' / (|x| |x'|).
+
+Erf network (Williams 1998), f(x) = (1/sqrt(m)) sum_i a_i erf(w_i . x + b_i),  w_i ~ N(0, I_d/(s d)),  b_i ~ N(0, 1):
+    NNGP:  K(x, x') = (2/pi) arcsin( 2 q(x, x') / sqrt((1 + 2 q(x, x)) (1 + 2 q(x', x'))) ),  q = 1 + x.x'/(s d),
+a bounded kernel (the infinite-width random-features limit of a sigmoidal hidden layer).
 """
 
 from __future__ import annotations
@@ -67,3 +71,13 @@ def relu_ntk(x1: Array, x2: Array) -> Array:
     d = x1.shape[-1]
     dot, outer, rho = _norms_and_cosine(x1, x2)
     return outer / d * arccos1(rho) / 2 + dot / d * arccos0(rho) / 2
+
+
+def erf_nngp(x1: Array, x2: Array, scale: float = 1.0) -> Array:
+    """K(x, x') = (2/pi) arcsin(2 q / sqrt((1 + 2 q(x,x)) (1 + 2 q(x',x')))), q = 1 + x.x'/(scale d)."""
+    d = x1.shape[-1]
+    q12 = 1.0 + (x1 @ x2.T) / (scale * d)
+    q1 = 1.0 + jnp.sum(x1 * x1, axis=-1) / (scale * d)
+    q2 = 1.0 + jnp.sum(x2 * x2, axis=-1) / (scale * d)
+    arg = 2 * q12 / jnp.sqrt((1 + 2 * q1)[:, None] * (1 + 2 * q2)[None, :])
+    return (2 / math.pi) * jnp.arcsin(jnp.clip(arg, -1.0, 1.0))

@@ -9,13 +9,16 @@ from depthlab.targets.base import Batch, TargetSpec
 from depthlab.targets.hierarchical import HierarchicalTarget
 from depthlab.targets.index import QuadraticTarget, SingleIndexTarget
 from depthlab.targets.multi_index import HermiteTerm, MultiIndexTarget
+from depthlab.targets.radial import BallTarget
 
 # The union of target configurations a preset may name (grows with each paper), discriminated by family.
 TargetConfig = Annotated[
-    HierarchicalTarget | SingleIndexTarget | QuadraticTarget | MultiIndexTarget, Field(discriminator="family")
+    HierarchicalTarget | SingleIndexTarget | QuadraticTarget | MultiIndexTarget | BallTarget,
+    Field(discriminator="family"),
 ]
 
 __all__ = [
+    "BallTarget",
     "Batch",
     "HermiteTerm",
     "HierarchicalTarget",

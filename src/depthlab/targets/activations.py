@@ -7,6 +7,7 @@ Names:
   ``heK:unit``  He_K/sqrt(K!)               (unit variance)
   ``tanh``      tanh(z);  ``tanh:c`` tanh(c z)  (``tanh:3`` is the papers' g*)
   ``herm:c0,c1,...``  sum_k c_k He_k/sqrt(k!) (a unit-normalised Hermite series, e.g. ``herm:0,1,0,1``)
+  ``sigmoid``   1/(1 + e^{-z}) (the logistic sigmoid);
   ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z);   ``abs``  |z|
 """
 
@@ -16,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -43,6 +45,7 @@ _FIXED: dict[str, Activation] = {
     "he2+he3": Activation("he2+he3", hermite_series({2: 1.0, 3: 1.0}), 3),
     "he2+2he3": Activation("he2+2he3", hermite_series({2: 1.0, 3: 2.0}), 3),
     "tanh": Activation("tanh", jnp.tanh, None),
+    "sigmoid": Activation("sigmoid", jax.nn.sigmoid, None),
     "relu": Activation("relu", lambda z: jnp.maximum(z, 0.0), None),
     "identity": Activation("identity", lambda z: z, 1),
     "sign": Activation("sign", jnp.sign, None),

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from jax import Array
 
@@ -31,6 +31,8 @@ class TargetSpec(Config):
 
     family: str
     d: int
+    # f > class_threshold is the positive class, for targets that are (smoothed) indicators; None otherwise
+    class_threshold: ClassVar[float | None] = None
 
     @abstractmethod
     def draw(self, key: Array) -> Any: ...

@@ -1,0 +1,158 @@
+r"""Depth-2 network with two sigmoidal layers and a frozen hidden layer (Safran & Lee 2022, arXiv 2112.02393):
+gradient descent on the output neuron only.
+
+    N(x) = sigma( v^T phi(x) + v_0 ),    phi(x) = sigma(W x + b) in (0, 1)^p,    sigma(z) = 1/(1 + e^{-z})
+
+Hidden layer (random, held fixed; the "random features" reduction of the paper): rows of W uniform on the
+sphere of radius weight_scale sqrt(d) / med_i ||x_i|| (the median training radius, a label-free input scale),
+so w.x ~ N(0, weight_scale^2) at the median radius; b_j ~ bias_scale U(-1, 1). Width p = int(c d^a) (poly(d)).
+
+Output neuron theta = (v, v_0) from 0 by ``steps`` full-batch GD steps theta <- theta - (lr / L) grad F on
+
+    square:    F = (1/2n) sum_i (N(x_i) - y_i)^2,  grad = (1/n) A^T ((N - y) N (1 - N)),
+    logistic:  F = (1/n) sum_i [log(1 + e^{u_i}) - y_i u_i],  grad = (1/n) A^T (N - y),
+
+with A = [phi(X), 1] (n x (p+1)), u = A theta, and L = c_loss tr(A^T A)/n >= the smoothness constant of F
+(c_loss = 1/16 + 1/(6 sqrt 3) for the square loss through a sigmoid, 1/4 logistic, 1 linear-square):
+a step size that needs no tuning across d and p. ``output = "linear"`` drops the outer sigmoid
+(N = u, square loss): the ablation that isolates the second non-linearity (same features, same GD).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from depthlab.learners.base import LearnerSpec
+from depthlab.learners.common import uniform_bias
+
+_SIGMOID_SQUARE_CURVATURE = 1 / 16 + 1 / (6 * math.sqrt(3))  # max sigma'^2 + max |sigma''| (|N - y| <= 1)
+
+
+class TwoSigmoidParams(NamedTuple):
+    w: Array  # (p, d) frozen hidden weights (the input scale folded in)
+    b: Array  # (p,) frozen hidden biases
+    v: Array  # (p,) output weights
+    v0: Array  # () output bias
+
+
+def input_scale(x: Array) -> Array:
+    """sqrt(d) / median_i ||x_i||: maps the median training radius to sqrt(d) (robust to heavy tails)."""
+    return math.sqrt(x.shape[-1]) / jnp.maximum(jnp.median(jnp.linalg.norm(x, axis=-1)), 1e-30)
+
+
+def resolve_width(p: int | None, coef: float, power: float, d: int) -> int:
+    return p if p is not None else max(1, int(coef * d**power))
+
+
+def output_gradient(theta: Array, a: Array, y: Array, loss: str, output: str) -> Array:
+    """grad_theta F for the output neuron (module docstring), a = [phi, 1] of shape (n, p+1)."""
+    u = a @ theta
+    if output == "linear":
+        return a.T @ (u - y) / y.shape[0]
+    out = jax.nn.sigmoid(u)
+    r = out - y if loss == "logistic" else (out - y) * out * (1 - out)
+    return a.T @ r / y.shape[0]
+
+
+def output_loss(theta: Array, a: Array, y: Array, loss: str, output: str) -> Array:
+    """F(theta) whose gradient ``output_gradient`` is."""
+    u = a @ theta
+    if output == "linear":
+        return 0.5 * jnp.mean((u - y) ** 2)
+    if loss == "logistic":
+        return jnp.mean(jnp.logaddexp(0.0, u) - y * u)
+    return 0.5 * jnp.mean((jax.nn.sigmoid(u) - y) ** 2)
+
+
+class TwoSigmoid(LearnerSpec):
+    """sigma(v^T sigma(W x + b) + v_0), W, b frozen at random, (v, v_0) by GD (module docstring)."""
+
+    kind: Literal["two_sigmoid"] = "two_sigmoid"
+    p: PositiveInt | None = None  # width; None: int(width_coef d^width_power)
+    width_coef: PositiveFloat = 1.0
+    width_power: float = Field(2.0, ge=0.0, le=3.0)  # m = d^2: polynomial width, as the upper bound allows
+    weight_scale: PositiveFloat = 1.0  # w.x ~ N(0, 1) at the median radius: features vary across the boundary
+    bias_scale: float = Field(3.0, ge=0.0)  # thresholds spread over the sigmoid's non-linear range
+    symmetric: bool = True  # units in pairs (w, b), (-w, b): odd powers of w.x cancel, the pair sum is even
+    directions: Literal["sphere", "frames"] = "frames"  # frames: rows of random orthogonal matrices
+    standardize: bool = True  # GD on standardised features (a fixed affine reparametrisation of (v, v_0))
+    output: Literal["sigmoid", "linear"] = "sigmoid"  # "linear": the ablation without the outer sigmoid
+    loss: Literal["square", "logistic"] = "square"  # square loss, as the single-neuron GD analysis it builds on
+    lr: PositiveFloat = 1.0  # in units of 1/L (module docstring); < 2 is stable for any loss
+    steps: PositiveInt = 4000  # full-batch GD iterations
+
+    @model_validator(mode="after")
+    def _linear_step_stable(self) -> TwoSigmoid:
+        if self.output == "linear" and self.lr >= 2.0:
+            raise ValueError(f"lr = {self.lr} >= 2 with output 'linear': GD on the quadratic loss can diverge")
+        return self
+
+    def resolve(self, d: int, n: int, n_max: int) -> TwoSigmoid:
+        return self.model_copy(update={"p": resolve_width(self.p, self.width_coef, self.width_power, d)})
+
+    @property
+    def width(self) -> int:
+        if self.p is None:
+            raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
+        return self.p
+
+    def curvature(self) -> float:
+        if self.output == "linear":
+            return 1.0
+        return 0.25 if self.loss == "logistic" else _SIGMOID_SQUARE_CURVATURE
+
+    def hidden(self, key: Array, x: Array) -> tuple[Array, Array]:
+        """The frozen hidden layer (W, b) for training inputs x."""
+        kw, kb = jax.random.split(key)
+        d = x.shape[-1]
+        half = (self.width + 1) // 2 if self.symmetric else self.width
+        if self.directions == "frames":
+            frames = -(-half // d)
+            q, _ = jnp.linalg.qr(jax.random.normal(kw, (frames, d, d), x.dtype))
+            g = jnp.swapaxes(q, 1, 2).reshape(frames * d, d)[:half]
+            b = jnp.repeat(uniform_bias(kb, (frames,), self.bias_scale, x.dtype), d)[:half]
+        else:
+            g = jax.random.normal(kw, (half, d), x.dtype)
+            b = uniform_bias(kb, (half,), self.bias_scale, x.dtype)
+        w = g / jnp.linalg.norm(g, axis=-1, keepdims=True) * (self.weight_scale * input_scale(x))
+        if self.symmetric:
+            w, b = jnp.concatenate([w, -w])[: self.width], jnp.concatenate([b, b])[: self.width]
+        return w, b
+
+    def fit(self, key: Array, x: Array, y: Array) -> TwoSigmoidParams:
+        n = x.shape[0]
+        w, b = self.hidden(key, x)
+        phi = jax.nn.sigmoid(x @ w.T + b)
+        if self.standardize:
+            mean, sd = phi.mean(0), jnp.maximum(phi.std(0), 1e-6)
+        else:
+            mean, sd = jnp.zeros_like(phi[0]), jnp.ones_like(phi[0])
+        a = jnp.concatenate([(phi - mean) / sd, jnp.ones((n, 1), x.dtype)], axis=1)
+        step = self.lr / (self.curvature() * jnp.sum(a * a) / n)
+
+        def body(i: Array, theta: Array) -> Array:
+            return theta - step * output_gradient(theta, a, y, self.loss, self.output)
+
+        theta = jax.lax.fori_loop(0, self.steps, body, jnp.zeros((self.width + 1,), x.dtype))
+        v = theta[:-1] / sd  # back to the raw features: u = v^T phi + v_0
+        return TwoSigmoidParams(w=w, b=b, v=v, v0=theta[-1] - v @ mean)
+
+    def preactivation(self, params: TwoSigmoidParams, x: Array) -> Array:
+        """u(x) = v^T phi(x) + v_0, the output neuron's input."""
+        return jax.nn.sigmoid(x @ params.w.T + params.b) @ params.v + params.v0
+
+    def predict(self, params: TwoSigmoidParams, x: Array) -> Array:
+        u = self.preactivation(params, x)
+        return u if self.output == "linear" else jax.nn.sigmoid(u)
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        return itemsize * (3 * n * self.width + 2 * n * d + self.width * d)
+
+    def flops(self, d: int, n: int) -> float:
+        return 2.0 * n * d * self.width + 4.0 * self.steps * n * self.width

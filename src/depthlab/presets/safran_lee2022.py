@@ -1,0 +1,87 @@
+"""Safran & Lee (2022), "Optimization-Based Separations for Neural Networks", arXiv 2112.02393 (COLT 2022).
+
+Target: the ball indicator 1{||x|| <= r}, r = the median radius (balanced classes), under radial inputs; the
+main presets use the heavy-tailed law of Eldan & Shamir (2016) (density phi^2, radius density
+(d/rho) J_{d/2}(2 pi R_d rho)^2), on which networks with one non-linear layer cannot approximate ball
+indicators well (Safran & Shamir 2017) and standard GD on them cannot beat a constant (Safran & Lee 2022).
+Methods: the depth-2 net with two sigmoidal layers whose hidden layer is frozen at random and whose output
+neuron is trained by GD (the upper bound), the same without the outer sigmoid (ablation), a one-hidden-layer
+sigmoid net trained by standard GD on all parameters, random features with a ridge readout, and kernel
+ridge with the erf-network NNGP kernel. The paper has no experiments; the checks are its qualitative claims.
+Widths are polynomial in d: m = d^2 (and 4 d^2 for the error-vs-width comparison).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from depthlab.presets.base import Preset
+
+DEPTH2: dict[str, Any] = {"kind": "two_sigmoid", "width_power": 2.0, "lr": 32.0, "steps": 2000}
+SHALLOW: dict[str, Any] = {"kind": "shallow_gd", "width_power": 2.0, "lr": 0.01, "steps": 2000}
+
+
+def _methods(law: str, wide: bool) -> dict[str, dict[str, Any]]:
+    # erf kernel input scale: x.x'/(s d) = 1 at the median radius (median^2/d ~ 0.15-0.2 for the bessel law)
+    scale = 0.18 if law == "bessel" else 1.0
+    methods: dict[str, dict[str, Any]] = {
+        "depth2": DEPTH2,
+        "depth2_linear": {**DEPTH2, "output": "linear", "lr": 1.9},  # the largest step the 1/L bound keeps stable
+        "shallow_gd": SHALLOW,
+        "random_features": {"kind": "random_features", "activation": "sigmoid", "p": 1024, "ridge": 1e-4},
+        "kernel": {"kind": "kernel", "kernel": "erf_nngp", "scale": scale, "ridge": 1e-4},
+    }
+    if wide:
+        methods["depth2_wide"] = {**DEPTH2, "width_coef": 4.0}
+    return methods
+
+
+def _checks(law: str) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = [
+        {"kind": "bound_every_d", "name": "depth-2 net learns the ball at every d", "method": "depth2",
+         "metric": "test_mse", "op": "<", "value": 0.05,
+         "description": "median test MSE < 0.05 (= 0.2 x Var f* = 0.2 x 1/4) at the largest n = d^kappa, "
+                        "width d^2, for every d (Thm: poly(d) width and samples suffice)"},
+        {"kind": "bound_every_d", "name": "depth-2 classification error small at every d", "method": "depth2",
+         "metric": "class_error", "op": "<", "value": 0.06,
+         "description": "median 0-1 error of N(x) > 1/2 below 6% at the largest n, every d"},
+    ]
+    if law == "bessel":
+        checks += [
+            {"kind": "bound_every_d", "name": "shallow GD stays at a constant error", "method": "shallow_gd",
+             "metric": "test_mse", "op": ">", "value": 0.1,
+             "description": "one-hidden-layer net by standard GD: median test MSE > 0.1 (= 0.4 x Var f*) at "
+                            "the largest n for every d (Safran & Lee: no better than a constant)"},
+            {"kind": "ordering_every_d", "name": "depth-2 beats shallow GD by 2x at every d",
+             "methods": ["depth2", "shallow_gd"], "metric": "test_mse", "factor": 2.0,
+             "description": "2 x median test MSE(depth2) < median test MSE(shallow_gd) at the largest n"},
+            {"kind": "ordering_every_d", "name": "the outer sigmoid matters (ablation)",
+             "methods": ["depth2", "depth2_linear"], "metric": "test_mse", "factor": 1.5,
+             "description": "the same frozen features with a linear output, same GD: 1.5x worse or more"},
+        ]
+    return checks
+
+
+def _preset(law: str, quick: bool) -> Preset:
+    base = "safran-lee2022-ball" + ("" if law == "bessel" else f"-{law}")
+    return Preset.model_validate({
+        "name": base + ("-quick" if quick else ""),
+        "paper": "safran_lee2022",
+        "description": f"1{{||x|| <= median}}, {law} radial law: two-sigmoid depth-2 net (GD on the output) vs "
+                       "linear-output ablation, shallow GD, RF, erf kernel",
+        "est_runtime": "~3.5 min" if quick else "~15 min projected (--dry-run), not measured",
+        "target": {"family": "ball", "radius_law": law},
+        "methods": _methods(law, wide=not quick),
+        "d": [8, 12, 16] if quick else [8, 16, 24, 32],
+        "kappa_min": 1.5, "kappa_max": 3.0 if quick else 2.75, "num_kappa": 4 if quick else 6,
+        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "checks": _checks(law),
+    })
+
+
+PRESETS = [
+    _preset("bessel", quick=True),
+    _preset("bessel", quick=False),
+    _preset("gaussian", quick=True),
+    _preset("gaussian", quick=False),
+]
