@@ -16,10 +16,15 @@ from depthlab.learners.two_sigmoid import TwoSigmoid
 
 # Discriminated by ``kind``; a preset's methods map a display name to one of these.
 LearnerConfig = Annotated[
-    "OneStep",
-    "RandomFeatures",
-    "ShallowGD",
-    "Transfer",
+    LayerwiseThreeLayer
+    | JointThreeLayer
+    | TwoLayer
+    | KernelRidge
+    | RandomFeatures
+    | OneStep
+    | Transfer
+    | TwoSigmoid
+    | ShallowGD,
     Field(discriminator="kind"),
 ]
 
@@ -29,13 +34,10 @@ __all__ = [
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",
-<<<<<<< HEAD
     "OneStep",
     "RandomFeatures",
-    "Transfer",
-=======
     "ShallowGD",
->>>>>>> issue7
+    "Transfer",
     "TwoLayer",
     "TwoSigmoid",
 ]
