@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from depthlab.presets.base import Preset
+from depthlab.theory import Threshold, damian_kernel, damian_network, damian_transfer
 
 WIDTH = 1024
 STEP = {"kind": "one_step", "features": "input", "init": "sphere", "width": WIDTH}
@@ -33,6 +34,32 @@ KERNEL_NTK = {"kind": "kernel", "kernel": "relu_ntk", "ridge": 1e-4, "max_n": 40
 RANDOM_FEATURES = {"kind": "random_features", "p": WIDTH, "ridge": 1e-3}
 GD = {"kind": "two_layer", "p": 256, "max_n": 4096}
 THRESHOLD = 0.15  # n* = first n with median test MSE < 0.15 E f*^2 (the notes' "small loss" is 0.1)
+R, P = 3, 3  # the target's r and p (both presets)
+
+
+def _predictions(methods: dict[str, Any], network: str, transfer: str | None = None) -> dict[str, Any]:
+    """n* ~ d^2 r + d r^p for the one-step net, d^p for kernels and random features, r^p after transfer
+    (no prediction for the GD-trained net: the theorem is about the one-step algorithm)."""
+    table = {network: damian_network(R, P), "kernel_poly": damian_kernel(P, count=True), "kernel_ntk": damian_kernel(P),
+             "random_features": damian_kernel(P)}
+    if transfer:
+        table[transfer] = damian_transfer(R, P)
+    return {m: table[m] for m in methods if m in table}
+
+
+MULTI_INDEX_METHODS: dict[str, Any] = {
+    "two_layer_step": STEP,
+    "two_layer_gd": GD,
+    "kernel_poly": KERNEL_POLY,
+    "kernel_ntk": KERNEL_NTK,
+    "random_features": RANDOM_FEATURES,
+}
+TRANSFER_METHODS: dict[str, Any] = {
+    "transfer": {"kind": "transfer", "width": WIDTH},
+    "scratch_step": STEP,
+    "kernel_poly": KERNEL_POLY,
+    "random_features": RANDOM_FEATURES,
+}
 
 
 def _exponents(fast: str, slow: str, predicted: tuple[float, float]) -> list[dict[str, Any]]:
@@ -53,14 +80,8 @@ def _multi_index(quick: bool) -> Preset:
         "paper": "damian2022",
         "description": "g(Ux), r = p = 3: one-step 2-layer net vs GD 2-layer, cubic/NTK kernels, random features",
         "est_runtime": "~4 min" if quick else "~25 min",
-        "target": {"family": "multi_index", "r": 3, "p": 3, "head": "source"},
-        "methods": {
-            "two_layer_step": STEP,
-            "two_layer_gd": GD,
-            "kernel_poly": KERNEL_POLY,
-            "kernel_ntk": KERNEL_NTK,
-            "random_features": RANDOM_FEATURES,
-        },
+        "target": {"family": "multi_index", "r": R, "p": P, "head": "source"},
+        "methods": MULTI_INDEX_METHODS,
         "d": [8, 16, 32] if quick else [8, 12, 16, 24, 32, 48],
         "kappa_min": 1.5, "kappa_max": 3.2, "num_kappa": 9 if quick else 14,
         "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
@@ -72,6 +93,8 @@ def _multi_index(quick: bool) -> Preset:
             {"kind": "ordering", "name": "one step beats random features of the same width",
              "methods": ["two_layer_step", "random_features"]},
         ],
+        "threshold": Threshold(value=THRESHOLD),
+        "predictions": _predictions(MULTI_INDEX_METHODS, "two_layer_step"),
     })
 
 
@@ -81,14 +104,9 @@ def _transfer(quick: bool) -> Preset:
         "paper": "damian2022",
         "description": "transfer: head on a pretrained first layer vs one-step net, cubic kernel, RF from scratch",
         "est_runtime": "~3 min" if quick else "~20 min",
-        "target": {"family": "multi_index", "r": 3, "p": 3, "head": "transfer", "source_head": "source",
+        "target": {"family": "multi_index", "r": R, "p": P, "head": "transfer", "source_head": "source",
                    "source_coef": 16.0},
-        "methods": {
-            "transfer": {"kind": "transfer", "width": WIDTH},
-            "scratch_step": STEP,
-            "kernel_poly": KERNEL_POLY,
-            "random_features": RANDOM_FEATURES,
-        },
+        "methods": TRANSFER_METHODS,
         "d": [8, 16, 32] if quick else [8, 12, 16, 24, 32, 48],
         "kappa_min": 1.0, "kappa_max": 3.2, "num_kappa": 12 if quick else 16,
         "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
@@ -101,6 +119,8 @@ def _transfer(quick: bool) -> Preset:
             {"kind": "exponent_ordering", "name": "transfer grows slower than the cubic kernel",
              "methods": ["transfer", "kernel_poly"], "threshold": THRESHOLD, "margin": 1.0},
         ],
+        "threshold": Threshold(value=THRESHOLD),
+        "predictions": _predictions(TRANSFER_METHODS, "scratch_step", "transfer"),
     })
 
 
