@@ -396,7 +396,8 @@ def exponents(
     for r in res.kappa_table():
         cens = {"": "=", "above": ">", "below": "<="}[r["censored"]]
         t.add_row(r["method"], str(r["d"]), f"{cens} {r['n_star']:.0f}",
-                  f"{cens} {r['kappa']:.2f} {fmt_kappa_ci(r['ci_lo'], r['ci_hi'])}",
+                  f"{cens} {r['kappa']:.2f} "
+                  + fmt_kappa_ci(r["ci_lo"], r["ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"]),
                   "-" if math.isnan(r["predicted_kappa"]) else f"{r['predicted_kappa']:.2f}", r["threshold"])
     console.print(t)
     rows = res.exponent_table()
@@ -410,7 +411,8 @@ def exponents(
             pred = f"{r['predicted_slope']:.2f} (asympt. {r['exponent']:g})"
         else:
             cens = {"": "=", "above": ">", "below": "<="}[r["kappa_censored"]]
-            meas = f"{cens} {r['kappa']:.2f} {fmt_kappa_ci(r['kappa_ci_lo'], r['kappa_ci_hi'])}"
+            ci = fmt_kappa_ci(r["kappa_ci_lo"], r["kappa_ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"])
+            meas = f"{cens} {r['kappa']:.2f} {ci}"
             pred = f"{r['predicted_kappa']:.2f}"
         has = r["verdict"] != "no prediction"
         color = {"agrees": "green", "consistent": "cyan", "disagrees": "red"}.get(r["verdict"], "dim")

@@ -128,7 +128,7 @@ def _exponent_section(res: SweepResults) -> str:
         d = r["d"]
         cens = {"": "=", "above": ">", "below": "<="}[r["kappa_censored"]]
         kappa = f"{cens} {r['kappa']:.2f} " + fmt_kappa_ci(
-            r["kappa_ci_lo"], r["kappa_ci_hi"], None, None)
+            r["kappa_ci_lo"], r["kappa_ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"])
         multi = len(r["ds"]) >= 2
         sign = {"exact": "=", "lower": ">=", "upper": "<=", "none": "?"}[r["slope_bound"]]
         slope = f"{sign} {r['slope']:.2f} [{_num(r['slope_ci_lo'], 3)}, {_num(r['slope_ci_hi'], 3)}]" if multi \
@@ -148,7 +148,8 @@ def _exponent_section(res: SweepResults) -> str:
     per_d = _table(
         ["method", "d", "τ", "n*", "κ*", "censored", f"{res.level:.0%} CI", "grid n", "predicted κ*"],
         [[r["method"], str(r["d"]), _num(r["tau"]), _num(r["n_star"], 5), f"{r['kappa']:.3f}",
-          r["censored"] or "no", fmt_kappa_ci(r["ci_lo"], r["ci_hi"]), f"{r['n_min']}..{r['n_max']}",
+          r["censored"] or "no", fmt_kappa_ci(r["ci_lo"], r["ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"]),
+          f"{r['n_min']}..{r['n_max']}",
           "-" if math.isnan(r["predicted_kappa"]) else f"{r['predicted_kappa']:.2f}"] for r in res.kappa_table()],
     )
     errors = "".join(f"<p>{_e(m)}: not measured ({_e(why)})</p>" for m, why in res.errors.items())

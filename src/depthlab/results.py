@@ -102,6 +102,8 @@ class SweepResults:
                     "method": m, "d": p.d, "threshold": me.threshold, "tau": p.threshold, "n_star": p.n_star,
                     "kappa": p.kappa, "censored": p.censored, "ci_lo": p.ci_lo, "ci_hi": p.ci_hi,
                     "level": me.level, "n_min": p.n_min, "n_max": p.n_max,
+                    "grid_kappa_min": math.log(p.n_min) / math.log(p.d),
+                    "grid_kappa_max": math.log(p.n_max) / math.log(p.d),
                     "predicted_kappa": pred.kappa_at(p.d) if pred else math.nan,
                 })
         return out
@@ -117,7 +119,9 @@ class SweepResults:
             out.append({
                 "method": m, "threshold": me.threshold, "ds": me.ds, "d": top.d,
                 "kappa": top.kappa, "kappa_censored": top.censored, "kappa_ci_lo": top.ci_lo,
-                "kappa_ci_hi": top.ci_hi, "predicted_kappa": pred.kappa_at(top.d) if pred else math.nan,
+                "kappa_ci_hi": top.ci_hi, "grid_kappa_min": math.log(top.n_min) / math.log(top.d),
+                "grid_kappa_max": math.log(top.n_max) / math.log(top.d),
+                "predicted_kappa": pred.kappa_at(top.d) if pred else math.nan,
                 "slope": me.fit.slope, "slope_bound": me.fit.bound, "slope_ci_lo": me.slope_ci[0],
                 "slope_ci_hi": me.slope_ci[1], "predicted_slope": pred.slope_over(me.ds) if pred else math.nan,
                 "exponent": pred.exponent if pred else math.nan, "relation": pred.relation if pred else "",
@@ -170,14 +174,17 @@ def load_results(
 
 
 def fmt_kappa_ci(lo: float, hi: float, low_end: float | None = None, high_end: float | None = None) -> str:
-    """An interval with censored ends written as bounds: [1.52, >2.40] when the upper end is +inf."""
-    def end(x: float, side: str, edge: float | None) -> str:
+    """An interval whose infinite ends (censored replicates) are written as the grid's bounds: -inf as
+    "<=kappa_min", +inf as ">kappa_max", e.g. [1.52, >2.40]."""
+
+    def end(x: float) -> str:
         if math.isnan(x):
             return "?"
         if math.isinf(x):
+            edge = low_end if x < 0 else high_end
             if edge is None:
                 return "-inf" if x < 0 else "+inf"
-            return f"<={edge:.2f}" if side == "lo" else f">{edge:.2f}"
+            return f"<={edge:.2f}" if x < 0 else f">{edge:.2f}"
         return f"{x:.2f}"
 
-    return f"[{end(lo, 'lo', low_end)}, {end(hi, 'hi', high_end)}]"
+    return f"[{end(lo)}, {end(hi)}]"
