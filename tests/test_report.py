@@ -159,3 +159,16 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path):
     dark = (img.mean(axis=2) < 0.6).mean()  # text, table borders, figure lines
     colored = (img.std(axis=2) > 0.15).mean()  # PASS badges and figure curves
     assert 0.01 < dark < 0.6 and colored > 0.001, (dark, colored)
+
+
+def test_a_sweep_stored_before_predictions_takes_them_from_the_preset():
+    from depthlab.results import _stored_preset
+
+    p = get_preset("quick")
+    old = json.loads(p.model_dump_json())
+    del old["predictions"], old["threshold"]
+
+    assert _stored_preset(json.dumps(old)).predictions == p.predictions
+    assert _stored_preset(json.dumps(old)).threshold == p.threshold
+    mine = {**old, "predictions": {}}
+    assert _stored_preset(json.dumps(mine)).predictions == {}  # a stored choice is kept

@@ -8,6 +8,7 @@ report`` and the pandas API (``depthlab.api``) all read a sweep through ``load_r
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,7 +18,7 @@ from typing import Any
 from depthlab.analysis import AggregateRow, aggregate
 from depthlab.checks import CheckContext, CheckResult, PredictionCheck, run_checks
 from depthlab.exponents import MethodExponent
-from depthlab.presets import DEFAULT, Preset, preset_names
+from depthlab.presets import DEFAULT, Preset, get_preset, preset_names
 from depthlab.store import Store, StoreError
 from depthlab.theory import Comparison, compare
 
@@ -142,6 +143,17 @@ class SweepResults:
         return len({(a.method, a.d, a.n) for a in self.aggregates})
 
 
+def _stored_preset(config_json: str) -> Preset:
+    """The stored configuration; a sweep stored before presets declared ``threshold`` and ``predictions``
+    takes both from the registered preset of the same name (its cells do not depend on them)."""
+    p = Preset.model_validate_json(config_json)
+    raw = json.loads(config_json)
+    if "predictions" not in raw and p.name in preset_names():
+        current = get_preset(p.name)
+        p = p.model_copy(update={"threshold": current.threshold, "predictions": current.predictions})
+    return p
+
+
 def load_results(
     store: str | Path, preset: str | None = None, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> SweepResults:
@@ -162,7 +174,7 @@ def load_results(
                                    f"available presets: {', '.join(preset_names())}")
             where = f"preset {preset!r}" if preset else "any preset"
             raise ResultsError(f"no results for {where} in {st.path}; run `depthlab run {preset or DEFAULT}` first")
-        p = Preset.model_validate_json(row["config_json"])
+        p = _stored_preset(row["config_json"])
         sweep_id, trials = int(row["sweep_id"]), int(row["trials"])
         rows = st.trial_rows(sweep_id, trials)
         runs = st.runs(sweep_id)
