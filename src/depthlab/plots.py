@@ -69,9 +69,9 @@ REFERENCE_STYLE = {
 KAPPA_LABEL = r"$\kappa = \log n / \log d$  ($n$ training samples, $d$ input dimension)"
 ERROR_LABEL = "test MSE (median over trials; band: IQR), log scale"
 OPTIONAL_METRICS = [
-    ("overlap_w", "$M_W$: first layer vs span($W^*$) (RMS cosine)"),
-    ("overlap_h", "$M_h$: second layer vs $h^*$ (RMS cosine)"),
-    ("feature_corr", r"corr($\varphi$, $h^*$): learned feature (Pearson)"),
+    ("overlap_w", "$M_W$: RMS cosine of first-layer rows with span($W^*$)"),
+    ("overlap_h", "$M_h$: RMS cosine of second-layer units with $h^*$"),
+    ("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature"),
 ]
 
 
@@ -153,7 +153,7 @@ def _error_panel(ax: Axes, rows: Sequence[AggregateRow], colors: Mapping[str, st
     if threshold is not None and math.isfinite(threshold):
         ax.axhline(threshold, color="#000000", linestyle=(0, (1, 3)), linewidth=1,
                    label=f"n* threshold: {threshold:.3g}")
-        for m, k in (kappa_stars or {}).items():
+        for m, k in (kappa_stars or {}).items():  # measured crossings inside the grid
             if math.isfinite(k):
                 ax.plot([k], [threshold], marker="|", markersize=14, color=colors.get(m, "#7F7F7F"),
                         markeredgewidth=2)
@@ -171,11 +171,15 @@ def _present_metrics(rows: Sequence[AggregateRow]) -> list[tuple[str, str]]:
 
 
 def _overlap_panel(ax: Axes, rows: Sequence[AggregateRow], metric: str, label: str, colors: Mapping[str, str],
-                   markers: Mapping[str, str], theory: Mapping[str, float] | None) -> None:
+                   markers: Mapping[str, str], theory: Mapping[str, float] | None,
+                   threshold: float | None = None) -> None:
     _curves(ax, rows, metric, colors, markers)
+    if threshold is not None:
+        ax.axhline(threshold, color="#000000", linestyle=(0, (1, 3)), linewidth=1,
+                   label=f"n* threshold: {threshold:.3g}")
     _vlines(ax, theory, None, colors, label=False)
     ax.set_xlabel(KAPPA_LABEL)
-    ax.set_ylabel(label + " (median; band: IQR)")
+    ax.set_ylabel(label + "\n(median over trials; band: IQR)", fontsize=9)
     ax.grid(alpha=0.3)
     if ax.has_data():
         ax.legend(fontsize=7)
@@ -203,8 +207,10 @@ def plot_error(
 
 
 def plot_overlaps(rows: Sequence[AggregateRow], path: str | Path, title: str = "",
-                  theory: Mapping[str, float] | None = None) -> list[Path]:
-    """One panel per recorded overlap / feature metric vs kappa; nothing is written when there is none."""
+                  theory: Mapping[str, float] | None = None,
+                  thresholds: Mapping[str, float] | None = None) -> list[Path]:
+    """One panel per recorded overlap / feature metric vs kappa (``thresholds``: metric -> an n* threshold
+    drawn on its panel); nothing is written when there is none."""
     present = _present_metrics(rows)
     if not present:
         return []
@@ -212,7 +218,7 @@ def plot_overlaps(rows: Sequence[AggregateRow], path: str | Path, title: str = "
     colors, markers = method_colors(methods), method_markers(methods)
     fig, axes = plt.subplots(1, len(present), figsize=(5.3 * len(present), 4.6), squeeze=False)
     for ax, (metric, label) in zip(axes[0], present, strict=True):
-        _overlap_panel(ax, rows, metric, label, colors, markers, theory)
+        _overlap_panel(ax, rows, metric, label, colors, markers, theory, (thresholds or {}).get(metric))
     fig.suptitle(_wrap(title, 120), fontsize=9)
     fig.tight_layout()
     return save(fig, path)

@@ -91,8 +91,8 @@ def _figures(res: SweepResults, out: Path) -> list[str]:
     exps = res.exponents
     th = p.threshold
     tau = th.at(res.references.get(d_top, {})) if th.metric == "test_mse" else None
-    stars = {m: next(pt.kappa for pt in me.points if pt.d == d_top) for m, me in exps.items()
-             if p.threshold_for(m) == th and any(pt.d == d_top for pt in me.points)}
+    stars = {m: pt.kappa for m, me in exps.items() if p.threshold_for(m) == th
+             for pt in me.points if pt.d == d_top and not pt.censored}
     title = f"{p.name}: {p.description}"
     figs = []
     err = plot_error(res.aggregates, out / "error_vs_kappa.png", title=title, references=res.references,
@@ -103,7 +103,11 @@ def _figures(res: SweepResults, out: Path) -> list[str]:
                      f"threshold ({th.describe()}); short vertical ticks on it: measured kappa* at d = {d_top}; "
                      "dashed vertical lines in a method's colour: its predicted kappa*; grey: the theory's named "
                      "thresholds."))
-    ov = plot_overlaps(res.aggregates, out / "overlaps_vs_kappa.png", title=title, theory=p.theory)
+    other = {p.threshold_for(m) for m in res.methods} - {th}
+    metric_tau = {t.metric: t.at(res.references.get(d_top, {})) for t in other
+                  if t.metric != "test_mse" and (t.relative_to is None or t.relative_to in res.references[d_top])}
+    ov = plot_overlaps(res.aggregates, out / "overlaps_vs_kappa.png", title=title, theory=p.theory,
+                       thresholds=metric_tau)
     if ov:
         figs.append(_img(ov[0], "overlaps vs kappa",
                          "Overlaps / feature correlation vs kappa (median, band: IQR): M_W first layer with "
