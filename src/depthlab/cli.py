@@ -407,7 +407,8 @@ def exponents(
     for r in rows:
         if multi:
             sign = {"exact": "=", "lower": ">=", "upper": "<=", "none": "?"}[r["slope_bound"]]
-            meas = f"{sign} {r['slope']:.2f} [{r['slope_ci_lo']:.2f}, {r['slope_ci_hi']:.2f}]"
+            meas = (f"{sign} {r['slope']:.2f} [{r['slope_ci_lo']:.2f}, {r['slope_ci_hi']:.2f}]"
+                    if r["slope_bound"] != "none" else "not measured (censored)")
             pred = f"{r['predicted_slope']:.2f} (asympt. {r['exponent']:g})"
         else:
             cens = {"": "=", "above": ">", "below": "<="}[r["kappa_censored"]]

@@ -158,6 +158,11 @@ def _error_panel(ax: Axes, rows: Sequence[AggregateRow], colors: Mapping[str, st
                 ax.plot([k], [threshold], marker="|", markersize=14, color=colors.get(m, "#7F7F7F"),
                         markeredgewidth=2)
     ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    if lo < hi * 1e-4:  # an interpolating kernel reaches ~1e-10: keep the learning range readable
+        ax.set_ylim(bottom=hi * 1e-4)
+        ax.text(0.99, 0.01, "axis cut at 1e-4 x top: lower values are clipped", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#595959")
     _vlines(ax, theory, predicted, colors, label=True)
     ax.set_xlabel(KAPPA_LABEL)
     ax.set_ylabel(ERROR_LABEL)
@@ -219,7 +224,7 @@ def plot_overlaps(rows: Sequence[AggregateRow], path: str | Path, title: str = "
     fig, axes = plt.subplots(1, len(present), figsize=(5.3 * len(present), 4.6), squeeze=False)
     for ax, (metric, label) in zip(axes[0], present, strict=True):
         _overlap_panel(ax, rows, metric, label, colors, markers, theory, (thresholds or {}).get(metric))
-    fig.suptitle(_wrap(title, 120), fontsize=9)
+    fig.suptitle(_wrap(title, 60 * len(present)), fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 

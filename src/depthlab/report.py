@@ -135,8 +135,12 @@ def _exponent_section(res: SweepResults) -> str:
             r["kappa_ci_lo"], r["kappa_ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"])
         multi = len(r["ds"]) >= 2
         sign = {"exact": "=", "lower": ">=", "upper": "<=", "none": "?"}[r["slope_bound"]]
-        slope = f"{sign} {r['slope']:.2f} [{_num(r['slope_ci_lo'], 3)}, {_num(r['slope_ci_hi'], 3)}]" if multi \
-            else "-"
+        if not multi:
+            slope = "-"
+        elif r["slope_bound"] == "none":
+            slope = "not measured (censored)"
+        else:
+            slope = f"{sign} {r['slope']:.2f} [{_num(r['slope_ci_lo'], 3)}, {_num(r['slope_ci_hi'], 3)}]"
         has_pred = r["verdict"] != "no prediction"
         pred_k = f"{r['predicted_kappa']:.2f}" if has_pred else "-"
         pred_s = f"{r['predicted_slope']:.2f} (asympt. {r['exponent']:g})" if has_pred and multi else (
