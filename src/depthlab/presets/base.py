@@ -91,7 +91,10 @@ class Preset(Config):
                 raise ValueError(f"check {c.name!r}: no prediction for method {c.method!r}")
         unknown = sorted(set(self.predictions) - names)
         if unknown:
-            raise ValueError(f"predictions name unknown methods {unknown}; have {sorted(names)}")
+            raise ValueError(
+                f"predictions name unknown methods {unknown}; have {sorted(names)} (when removing methods, "
+                "also set predictions, e.g. --set 'predictions={}')"
+            )
         return self
 
     def threshold_for(self, method: str) -> Threshold:
