@@ -97,7 +97,8 @@ class Prediction(Config):
             return self.exponent
         logd = np.log(np.asarray(ds, dtype=float))
         logn = np.log([self.n_star(d) for d in ds])
-        return float(np.polyfit(logd, logn, 1)[0])
+        slope = float(np.polyfit(logd, logn, 1)[0])
+        return 0.0 if abs(slope) < 1e-9 else slope  # a d-independent N(d) fits to ~1e-16, not "-0.00"
 
     def describe(self) -> str:
         sign = {"rate": "~", "upper": "<~", "lower": ">~"}[self.relation]
