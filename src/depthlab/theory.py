@@ -130,6 +130,9 @@ class Comparison:
         what = f"kappa*(d={self.d})" if self.quantity == "kappa" else "slope"
         lo, hi = self.ci
         rel = {"rate": "= pred +-", "upper": "<= pred +", "lower": ">= pred -"}[self.relation]
+        if self.measured_bound == "none" or math.isnan(self.measured):
+            return (f"{self.method}: {what} not measured (no crossing inside the grid to anchor it), predicted "
+                    f"{_fmt(self.predicted)} (asymptotic {self.asymptotic:g}): {self.verdict}")
         return (
             f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
             f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}); need {rel} {self.tolerance:g}: "
