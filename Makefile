@@ -1,13 +1,16 @@
 # depthlab: two commands on a fresh machine with Python 3.11
 #   make demo   create .venv, install, run the default preset `quick`, write its figure
 #   make test   install if needed, run the test suite
+#   make browser  install headless Chromium (Debian package) so the report's rendering test runs
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STORE ?= depthlab.sqlite
 
-.PHONY: demo test install lint typecheck bench clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install lint typecheck bench browser clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/depthlab results --preset quick --store $(DEMO_STORE) --aggregate
 	$(BIN)/depthlab plot --preset quick --store $(DEMO_STORE) -o quick.png
 	$(BIN)/depthlab check quick --store $(DEMO_STORE) || true
+	$(BIN)/depthlab report quick --store $(DEMO_STORE) -o report
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -33,6 +37,13 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Chromium for tests/test_report.py's screenshot test (skipped without a browser); Debian's package, since
+# browser builds fetched by other installers are not reachable from every machine.
+browser:
+	@for b in chromium chromium-browser google-chrome chromium-headless-shell; do \
+		command -v $$b >/dev/null 2>&1 && { echo "found $$b"; exit 0; }; done; \
+	$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

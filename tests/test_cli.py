@@ -87,3 +87,15 @@ def test_errors_are_clear(tmp_path):
     bad.write_text("garbage" * 50)
     res = runner.invoke(app, ["check", "quick", "--store", str(bad)])
     assert res.exit_code == 2 and "not a usable" in res.output
+
+
+def test_exponents_and_report_on_a_single_d_sweep(store, tmp_path):
+    res = runner.invoke(app, ["exponents", "--preset", "quick", "--store", str(store), "--boot", "100"])
+    assert res.exit_code == 0, res.output
+    assert "kappa* at d=8" in res.output and "layerwise" in res.output
+    res = runner.invoke(app, ["report", "quick", "--store", str(store), "-o", str(tmp_path / "rep"), "--boot", "100"])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    # one d: error and overlap figures, no n* vs d figure; prediction checks next to the paper checks
+    assert page.count("data:image/png;base64,") == 2 and not (tmp_path / "rep" / "figures" / "n_star_vs_d.png").exists()
+    assert "layerwise: measured exponent vs prediction" in page and "depth ordering at largest kappa" in page

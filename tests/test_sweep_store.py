@@ -147,6 +147,7 @@ def test_dask_executor_matches_local(tmp_path, tiny):
         [
             'methods={"kernel": {"kind": "kernel"}, "two_layer": {"kind": "two_layer", "p": 8, "t_coef": 0.5}}',
             "checks=[]",
+            "predictions={}",
         ],
     )
     with Store(tmp_path / "local.sqlite") as st:

@@ -1,4 +1,4 @@
-"""depthlab command line: presets, run, results, plot, check, show."""
+"""depthlab command line: presets, show, run, results, plot, exponents, check, report, bench."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from depthlab.analysis import METRICS, AggregateRow, aggregate
-from depthlab.checks import CheckContext, run_checks
 from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
 from depthlab.store import Store, StoreError, default_store_path
 
@@ -67,7 +66,9 @@ def _stored_preset(store: Store, preset: str | None) -> tuple[Preset, int, int]:
     if row is None:
         where = f"preset {preset!r}" if preset else "any preset"
         raise _fail(f"no results for {where} in {store.path}; run `depthlab run {preset or DEFAULT}` first")
-    return Preset.model_validate_json(row["config_json"]), int(row["sweep_id"]), int(row["trials"])
+    from depthlab.results import stored_preset
+
+    return stored_preset(row["config_json"]), int(row["sweep_id"]), int(row["trials"])
 
 
 def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:
@@ -308,41 +309,143 @@ def plot(
         agg = aggregate(st.trial_rows(sweep_id, trials))
     if not agg:
         raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
-    refs = _references(p, sorted({a.d for a in agg}))
+    ds = sorted({a.d for a in agg})
+    refs = _references(p, ds)
     title = f"{p.name}: {p.description}"
-    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory)
-    console.print(f"wrote {out}")
+    predicted = {m: pr.kappa_at(max(ds)) for m, pr in p.predictions.items()}
+    tau = p.threshold.at(refs[max(ds)]) if p.threshold.metric == "test_mse" else None
+    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted, threshold=tau)
+    console.print(f"wrote {out} (and as PNG and SVG beside it)")
+
+
+def _results(store: Path | None, preset: str | None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Any:
+    from depthlab.results import ResultsError, load_results
+
+    try:
+        return load_results(store or default_store_path(), preset, n_boot=n_boot, level=level, seed=seed)
+    except ResultsError as e:
+        raise _fail(str(e)) from None
+
+
+BootOpt = Annotated[int, typer.Option("--boot", help="Bootstrap replicates for the exponent intervals")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the bootstrap's random generator")]
+LevelOpt = Annotated[float, typer.Option(help="Confidence level of the bootstrap intervals")]
 
 
 @app.command()
 def check(
     preset: Annotated[str, typer.Argument(help="Preset whose paper checks to evaluate")] = DEFAULT,
     store: StoreOpt = None,
+    boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+    level: LevelOpt = 0.95,
 ) -> None:
-    """Evaluate the preset's paper checks on its stored results: PASS/FAIL with numbers; exit 1 on a FAIL."""
-    from depthlab.sweep.grid import expand
-
-    with _store(store, readonly=True) as st:
-        p, sweep_id, trials = _stored_preset(st, preset)
-        rows = st.trial_rows(sweep_id, trials)
-        failed_runs = st.failed_runs(sweep_id)
-    agg = aggregate(rows)
-    if not agg:
-        raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
-    missing = len({(a.method, a.d, a.n) for a in agg})
-    ctx = CheckContext(agg, _references(p, sorted({a.d for a in agg})))
-    res = run_checks(p.checks, ctx)
-    t = Table("check", "result", "measured", title=f"paper checks: {p.name} (d={ctx.d}, {trials} trials)")
-    for r in res:
-        t.add_row(r.name, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", r.detail)
+    """Evaluate the preset's paper checks and its measured-vs-predicted exponent checks on its stored results:
+    PASS/FAIL with numbers; exit 1 on a FAIL."""
+    res = _results(store, preset, boot, seed, level)
+    d = max(res.ds)
+    t = Table("check", "kind", "result", "measured",
+              title=f"paper checks: {res.preset.name} (d={d}, {res.trials} trials)")
+    for kind, r in res.check_results:
+        t.add_row(r.name, kind, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", r.detail)
     console.print(t)
-    expected = len(expand(p))
-    if missing < expected or failed_runs:
-        err.print(f"note: {missing}/{expected} cells have results; {len(failed_runs)} cells failed")
-    n_fail = sum(not r.passed for r in res)
-    console.print(f"{len(res) - n_fail} passed, {n_fail} failed")
+    if res.finished_cells < res.expected_cells or res.failed:
+        err.print(f"note: {res.finished_cells}/{res.expected_cells} cells have results; {len(res.failed)} cells failed")
+    n_fail = sum(not r.passed for _, r in res.check_results)
+    console.print(f"{len(res.check_results) - n_fail} passed, {n_fail} failed")
     if n_fail:
         raise typer.Exit(1)
+
+
+@app.command()
+def exponents(
+    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    store: StoreOpt = None,
+    boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+    level: LevelOpt = 0.95,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, csv or json")] = Fmt.table,
+    per_d: Annotated[bool, typer.Option("--per-d", help="csv/json: one row per method and d")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write csv/json to a file")] = None,
+) -> None:
+    """Measured sample-complexity exponents vs the paper's predictions: kappa* = log n*/log d per method and d
+    (n* = first n where the median error crosses the preset's threshold), the slope of log n* vs log d over
+    several d, percentile-bootstrap intervals over trials."""
+    from depthlab.results import fmt_kappa_ci
+
+    res = _results(store, preset, boot, seed, level)
+    table = res.kappa_table() if per_d else res.exponent_table()
+    if fmt is Fmt.parquet:
+        raise _fail("exponents are written as table, csv or json")
+    if fmt is not Fmt.table:
+        if fmt is Fmt.json:
+            text = json.dumps(table, indent=1, default=str)
+        else:
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(table[0]) if table else ["method"], lineterminator="\n")
+            w.writeheader()
+            w.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()} for r in table)
+            text = buf.getvalue()
+        if output:
+            output.write_text(text)
+            err.print(f"wrote {len(table)} rows to {output}")
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    lvl = f"{res.level:.0%}"
+    t = Table("method", "d", "n*", f"kappa* [{lvl} CI]", "predicted kappa*", "threshold",
+              title=f"kappa* = log n*/log d: {res.preset.name} ({res.trials} trials, {res.n_boot} bootstraps)")
+    for r in res.kappa_table():
+        cens = {"": "=", "above": ">", "below": "<="}[r["censored"]]
+        t.add_row(r["method"], str(r["d"]), f"{cens} {r['n_star']:.0f}",
+                  f"{cens} {r['kappa']:.2f} "
+                  + fmt_kappa_ci(r["ci_lo"], r["ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"]),
+                  "-" if math.isnan(r["predicted_kappa"]) else f"{r['predicted_kappa']:.2f}", r["threshold"])
+    console.print(t)
+    rows = res.exponent_table()
+    multi = len(res.ds) >= 2
+    t2 = Table("method", "measured", "predicted", "relation", "verdict", "prediction",
+               title="measured vs predicted " + ("slope of log n* vs log d" if multi else f"kappa* at d={max(res.ds)}"))
+    for r in rows:
+        if multi:
+            sign = {"exact": "=", "lower": ">=", "upper": "<=", "none": "?"}[r["slope_bound"]]
+            meas = (f"{sign} {r['slope']:.2f} [{r['slope_ci_lo']:.2f}, {r['slope_ci_hi']:.2f}]"
+                    if r["slope_bound"] != "none" else "not measured (censored)")
+            pred = f"{r['predicted_slope']:.2f} (asympt. {r['exponent']:g})"
+        else:
+            cens = {"": "=", "above": ">", "below": "<="}[r["kappa_censored"]]
+            ci = fmt_kappa_ci(r["kappa_ci_lo"], r["kappa_ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"])
+            meas = f"{cens} {r['kappa']:.2f} {ci}"
+            pred = f"{r['predicted_kappa']:.2f}"
+        has = r["verdict"] != "no prediction"
+        color = {"agrees": "green", "consistent": "cyan", "disagrees": "red"}.get(r["verdict"], "dim")
+        t2.add_row(r["method"], meas, pred if has else "-",
+                   f"{r['relation']} +-{r['tolerance']:g}" if has else "-", f"[{color}]{r['verdict']}[/]",
+                   f"{r['formula']} ({r['source']})" if has else "")
+    console.print(t2)
+    for m, why in res.errors.items():
+        err.print(f"{m}: not measured ({why})")
+
+
+@app.command()
+def report(
+    preset: Annotated[str, typer.Argument(help="Preset whose stored sweep to report")] = DEFAULT,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for index.html and figures/")] = Path(
+        "report"
+    ),
+    store: StoreOpt = None,
+    boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+    level: LevelOpt = 0.95,
+) -> None:
+    """Write a self-contained HTML report (DIR/index.html): checks, exponents vs predictions, figures,
+    aggregates, configuration and provenance."""
+    from depthlab.report import write_report
+
+    res = _results(store, preset, boot, seed, level)
+    page = write_report(res, output)
+    n_fail = sum(not r.passed for _, r in res.check_results)
+    console.print(f"wrote {page} ({len(res.check_results) - n_fail}/{len(res.check_results)} checks pass)")
 
 
 @app.command()

@@ -1,27 +1,299 @@
-"""Figures in the style of Dandi et al. (2025) Fig. 2 and Fig. 7: test error vs kappa (median with IQR band,
-one curve per method, reference levels as horizontal lines, theory thresholds as vertical lines) and the
-overlaps M_W, M_h vs kappa."""
+"""Figures in the style of Dandi et al. (2025) Fig. 2 and Fig. 7, and the sample-complexity scaling plot.
+
+* ``plot_error``: test error vs kappa = log n / log d (median over trials with the interquartile band, one
+  curve per method and d), reference levels as horizontal lines, the n* threshold, and vertical lines at the
+  theory's thresholds (grey) and at each method's predicted kappa* (in the method's colour).
+* ``plot_overlaps``: M_W, M_h and corr(phi, h*) vs kappa (whichever the sweep recorded).
+* ``plot_n_star``: n*(d) on log-log axes with bootstrap intervals, the least-squares fit and the predicted
+  slope (the prediction's finite-d form N(d), scaled through the measured points since theorems fix no constant).
+* ``plot_sweep``: error and overlaps side by side (``depthlab plot``).
+
+Style: the Okabe-Ito colour-blind-safe palette, one colour and marker per method (the same in every figure and
+preset: by role, e.g. every 3-layer learner blue, every kernel orange), one line style per d. Every figure is
+saved as PNG and as SVG (``save``).
+"""
 
 from __future__ import annotations
 
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from depthlab.analysis import AggregateRow  # noqa: E402
+from depthlab.exponents import MethodExponent  # noqa: E402
+from depthlab.theory import Prediction  # noqa: E402
 
-COLORS = {"layerwise": "tab:blue", "joint": "tab:red", "two_layer": "tab:green", "kernel": "tab:orange"}
-_USED = {"C0", "C1", "C2", "C3"}  # tab:blue, tab:orange, tab:green, tab:red
-MARKERS = ["o", "s", "^", "D", "v", "P"]
-REFERENCE_STYLE = {
-    "trivial": ("predict 0", "black"),
-    "best_quadratic": ("best quadratic (kernel limit)", "tab:orange"),
-    "best_linear_h": ("best affine in h* (2-layer plateau)", "tab:green"),
-    "best_constant": ("best constant (Var f*)", "gray"),
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
 }
+_ROLE = {
+    "layerwise": "blue", "three_layer": "blue", "transfer": "blue", "depth2": "blue", "depth2_wide": "blue",
+    "joint": "vermillion", "depth2_linear": "vermillion", "shallow_gd": "bluish_green",
+    "two_layer": "bluish_green", "two_layer_gd": "bluish_green",
+    "two_layer_step": "sky_blue", "scratch_step": "sky_blue",
+    "kernel": "orange", "kernel_poly": "orange",
+    "kernel_ntk": "reddish_purple",
+    "random_features": "black",
+}
+_MARKER_ROLE = {
+    "layerwise": "o", "three_layer": "o", "transfer": "o", "depth2": "o", "depth2_wide": "*", "joint": "s",
+    "depth2_linear": "s", "shallow_gd": "^", "two_layer": "^", "two_layer_gd": "^",
+    "two_layer_step": "v", "scratch_step": "v", "kernel": "D", "kernel_poly": "D", "kernel_ntk": "P",
+    "random_features": "X",
+}
+COLORS = {m: OKABE_ITO[role] for m, role in _ROLE.items()}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = ["-", "--", ":", "-."]
+REFERENCE_STYLE = {
+    "trivial": ("predict 0 (E f*^2)", "#7F7F7F"),
+    "best_quadratic": ("best quadratic (kernel limit)", OKABE_ITO["orange"]),
+    "best_linear_h": ("best affine in h* (2-layer plateau)", OKABE_ITO["bluish_green"]),
+    "best_constant": ("best constant (Var f*)", "#B3B3B3"),
+}
+KAPPA_LABEL = r"$\kappa = \log n / \log d$  ($n$ training samples, $d$ input dimension)"
+ERROR_LABEL = "test MSE (median over trials; band: IQR), log scale"
+OPTIONAL_METRICS = [
+    ("overlap_w", "$M_W$: RMS cosine of first-layer rows with span($W^*$)"),
+    ("overlap_h", "$M_h$: RMS cosine of second-layer units with $h^*$"),
+    ("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature"),
+    ("class_error", "0-1 error (prediction thresholded at 1/2)"),
+]
+
+
+def _wrap(title: str, width: int = 80) -> str:
+    return textwrap.fill(title, width)
+
+
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """Each method's colour: its role's Okabe-Ito colour, else the next colour no method of the figure uses."""
+    taken = {COLORS[m] for m in methods if m in COLORS}
+    spare = iter([c for c in OKABE_ITO.values() if c not in taken] + ["#7F7F7F", "#B3B3B3"] * len(methods))
+    return {m: COLORS.get(m) or next(spare) for m in methods}
+
+
+def method_markers(methods: Sequence[str]) -> dict[str, str]:
+    taken = {_MARKER_ROLE[m] for m in methods if m in _MARKER_ROLE}
+    spare = iter([mk for mk in MARKERS if mk not in taken] + MARKERS * len(methods))
+    return {m: _MARKER_ROLE.get(m) or next(spare) for m in methods}
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> list[Path]:
+    """Write ``fig`` to ``path`` and as PNG and SVG beside it (``path`` with each suffix); returns the files
+    written, ``path`` first."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    targets = [out] + [t for t in (out.with_suffix(".png"), out.with_suffix(".svg")) if t != out]
+    for t in targets:
+        fig.savefig(t, dpi=dpi)
+    plt.close(fig)
+    return targets
+
+
+def _curves(ax: Axes, rows: Sequence[AggregateRow], metric: str, colors: Mapping[str, str],
+            markers: Mapping[str, str]) -> None:
+    methods = list(dict.fromkeys(r.method for r in rows))
+    ds = sorted({r.d for r in rows})
+    for m in methods:
+        for di, d in enumerate(ds):
+            sel = sorted((r for r in rows if r.method == m and r.d == d and f"{metric}_median" in r.stats),
+                         key=lambda r: r.kappa)
+            if not sel:
+                continue
+            k = [r.kappa for r in sel]
+            ax.plot(k, [r.stat(metric) for r in sel], marker=markers[m], color=colors[m],
+                    linestyle=LINESTYLES[(len(ds) - 1 - di) % len(LINESTYLES)], markersize=5,
+                    label=m + (f" d={d}" if len(ds) > 1 else ""))
+            ax.fill_between(k, [r.stat(metric, "q25") for r in sel], [r.stat(metric, "q75") for r in sel],
+                            color=colors[m], alpha=0.18, linewidth=0)
+
+
+def _vlines(ax: Axes, theory: Mapping[str, float] | None, predicted: Mapping[str, float] | None,
+            colors: Mapping[str, str], label: bool) -> None:
+    for name, kappa in (theory or {}).items():
+        ax.axvline(kappa, color="#7F7F7F", linestyle="--", linewidth=1)
+        if label:
+            ax.text(kappa, 1.0, f" {name}", rotation=90, va="top", ha="right", fontsize=7, color="#595959",
+                    transform=ax.get_xaxis_transform())
+    for i, (m, kappa) in enumerate((predicted or {}).items()):
+        if not math.isfinite(kappa):
+            continue
+        lo, hi = ax.get_xlim()
+        if not lo <= kappa <= hi:
+            continue
+        ax.axvline(kappa, color=colors.get(m, "#7F7F7F"), linestyle=(i % 3, (4, 3)), linewidth=1.4,
+                   label=f"predicted $\\kappa^*$ {m}: {kappa:.2f}" if label else None)
+
+
+def _error_panel(ax: Axes, rows: Sequence[AggregateRow], colors: Mapping[str, str], markers: Mapping[str, str],
+                 references: Mapping[int, Mapping[str, float]] | None, theory: Mapping[str, float] | None,
+                 predicted: Mapping[str, float] | None, threshold: float | None,
+                 kappa_stars: Mapping[str, float] | None) -> None:
+    _curves(ax, rows, "test_mse", colors, markers)
+    ds = sorted({r.d for r in rows})
+    if references:
+        ref = references.get(max(ds), {})
+        for key, (text, color) in REFERENCE_STYLE.items():
+            if key in ref:
+                ax.axhline(ref[key], color=color, linestyle=":", linewidth=1.2, label=f"{text}: {ref[key]:.3f}")
+    if threshold is not None and math.isfinite(threshold):
+        ax.axhline(threshold, color="#000000", linestyle=(0, (1, 3)), linewidth=1,
+                   label=f"n* threshold: {threshold:.3g}")
+        for m, k in (kappa_stars or {}).items():  # measured crossings inside the grid
+            if math.isfinite(k):
+                ax.plot([k], [threshold], marker="|", markersize=14, color=colors.get(m, "#7F7F7F"),
+                        markeredgewidth=2)
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    if lo < hi * 1e-4:  # an interpolating kernel reaches ~1e-10: keep the learning range readable
+        ax.set_ylim(bottom=hi * 1e-4)
+        ax.text(0.99, 0.01, "axis cut at 1e-4 x top: lower values are clipped", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#595959")
+    _vlines(ax, theory, predicted, colors, label=True)
+    ax.set_xlabel(KAPPA_LABEL)
+    ax.set_ylabel(ERROR_LABEL)
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def _present_metrics(rows: Sequence[AggregateRow]) -> list[tuple[str, str]]:
+    return [(m, label) for m, label in OPTIONAL_METRICS if any(f"{m}_median" in r.stats for r in rows)]
+
+
+def _overlap_panel(ax: Axes, rows: Sequence[AggregateRow], metric: str, label: str, colors: Mapping[str, str],
+                   markers: Mapping[str, str], theory: Mapping[str, float] | None,
+                   threshold: float | None = None) -> None:
+    _curves(ax, rows, metric, colors, markers)
+    if threshold is not None:
+        ax.axhline(threshold, color="#000000", linestyle=(0, (1, 3)), linewidth=1,
+                   label=f"n* threshold: {threshold:.3g}")
+    _vlines(ax, theory, None, colors, label=False)
+    ax.set_xlabel(KAPPA_LABEL)
+    ax.set_ylabel(label + "\n(median over trials; band: IQR)", fontsize=9)
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend(fontsize=7)
+
+
+def plot_error(
+    rows: Sequence[AggregateRow],
+    path: str | Path,
+    title: str = "",
+    references: Mapping[int, Mapping[str, float]] | None = None,
+    theory: Mapping[str, float] | None = None,
+    predicted: Mapping[str, float] | None = None,
+    threshold: float | None = None,
+    kappa_stars: Mapping[str, float] | None = None,
+) -> list[Path]:
+    """Test MSE vs kappa; ``predicted``: method -> predicted kappa* (vertical lines in the method's colour);
+    ``threshold`` and ``kappa_stars``: the n* threshold line and each method's measured crossing on it."""
+    methods = list(dict.fromkeys(r.method for r in rows))
+    fig, ax = plt.subplots(figsize=(10.5, 5.4))
+    _error_panel(ax, rows, method_colors(methods), method_markers(methods), references, theory, predicted,
+                 threshold, kappa_stars)
+    ax.set_title(_wrap(title), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_overlaps(rows: Sequence[AggregateRow], path: str | Path, title: str = "",
+                  theory: Mapping[str, float] | None = None,
+                  thresholds: Mapping[str, float] | None = None) -> list[Path]:
+    """One panel per recorded overlap / feature metric vs kappa (``thresholds``: metric -> an n* threshold
+    drawn on its panel); nothing is written when there is none."""
+    present = _present_metrics(rows)
+    if not present:
+        return []
+    methods = list(dict.fromkeys(r.method for r in rows))
+    colors, markers = method_colors(methods), method_markers(methods)
+    fig, axes = plt.subplots(1, len(present), figsize=(5.3 * len(present), 4.6), squeeze=False)
+    for ax, (metric, label) in zip(axes[0], present, strict=True):
+        _overlap_panel(ax, rows, metric, label, colors, markers, theory, (thresholds or {}).get(metric))
+    fig.suptitle(_wrap(title, 60 * len(present)), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_n_star(
+    exponents: Mapping[str, MethodExponent],
+    path: str | Path,
+    predictions: Mapping[str, Prediction] | None = None,
+    title: str = "",
+) -> list[Path]:
+    """n*(d) per method on log-log axes: points with bootstrap intervals (open markers and arrows where
+    censored), the fitted slope (solid) and the predicted one (dashed)."""
+    methods = list(exponents)
+    colors, markers = method_colors(methods), method_markers(methods)
+    fig, ax = plt.subplots(figsize=(11, 5.4))
+    all_ds: list[int] = []
+    for m, me in exponents.items():
+        c = colors[m]
+        ds = np.array(me.ds, dtype=float)
+        all_ds += me.ds
+        for p in me.points:
+            filled = p.censored == ""
+            ax.plot([p.d], [p.n_star], marker=markers[m], color=c, markerfacecolor=c if filled else "white",
+                    markersize=7, linestyle="none")
+            lo = p.d**p.ci_lo if math.isfinite(p.ci_lo) else p.n_star
+            hi = p.d**p.ci_hi if math.isfinite(p.ci_hi) else p.n_star
+            ax.plot([p.d, p.d], [lo, hi], color=c, linewidth=1, alpha=0.7)
+            if p.censored:
+                ax.annotate("", xy=(p.d, p.n_star * (2.0 if p.censored == "above" else 0.5)),
+                            xytext=(p.d, p.n_star), arrowprops={"arrowstyle": "->", "color": c})
+        fit = me.fit
+        exact = [p for p in me.points if not p.censored]
+        if len(ds) >= 2 and fit.bound != "none" and math.isfinite(fit.slope):
+            xs = np.geomspace(ds.min(), ds.max(), 20)
+            sign = {"exact": "=", "lower": ">=", "upper": "<="}[fit.bound]
+            lo, hi = me.slope_ci
+            ax.plot(xs, np.exp(fit.intercept) * xs**fit.slope, color=c, linewidth=1.6,
+                    label=f"{m}: slope {sign} {fit.slope:.2f} [{lo:.2f}, {hi:.2f}]")
+        elif not exact:
+            ax.plot([], [], color=c, marker=markers[m], markerfacecolor="white", linestyle="none",
+                    label=f"{m}: threshold not crossed inside the grid (censored)")
+        elif len(ds) == 1:
+            ax.plot([], [], color=c, marker=markers[m], label=f"{m}: kappa* = {me.points[0].kappa:.2f}")
+        pred = (predictions or {}).get(m)
+        if pred is not None and exact:
+            xs = np.geomspace(ds.min(), ds.max() if len(ds) > 1 else ds.min() * 2, 20)
+            curve = np.array([pred.n_star(x) for x in xs])
+            anchor = np.exp(np.mean(np.log([p.n_star for p in exact])))
+            at = np.exp(np.mean(np.log([pred.n_star(p.d) for p in exact])))
+            ax.plot(xs, curve * anchor / at, color=c, linestyle="--", linewidth=1.2,
+                    label=f"{m}: predicted slope {pred.slope_over(me.ds):.2f} ({pred.formula or pred.describe()})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if all_ds:
+        uniq = sorted(set(all_ds))
+        ax.set_xticks(uniq)
+        ax.set_xticklabels([str(d) for d in uniq])
+        ax.minorticks_off()
+    ax.set_xlabel("d (input dimension, log scale)")
+    ax.set_ylabel("n* (training samples to cross the threshold, log scale)")
+    ax.grid(alpha=0.3, which="both")
+    if ax.has_data():
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title(_wrap(title), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 def plot_sweep(
@@ -30,79 +302,18 @@ def plot_sweep(
     title: str = "",
     references: dict[int, dict[str, float]] | None = None,
     theory: dict[str, float] | None = None,
+    **error_kw: Any,
 ) -> Path:
-    """Write a figure to ``path``: test MSE vs kappa, and each overlap / feature metric the rows have."""
+    """Write a figure to ``path`` (and its PNG/SVG twin): test MSE vs kappa, and each overlap / feature metric
+    the rows have; ``error_kw`` goes to the error panel (``predicted``, ``threshold``, ``kappa_stars``)."""
     methods = list(dict.fromkeys(r.method for r in rows))
-    ds = sorted({r.d for r in rows})
-    optional = [
-        ("overlap_w", "$M_W$ (first layer)"),
-        ("overlap_h", "$M_h$ (second layer)"),
-        ("feature_corr", r"corr($\varphi$, $h^*$) (learned feature)"),
-        ("class_error", "classification error (threshold 1/2)"),
-    ]
-    present = [(m, label, False) for m, label in optional if any(f"{m}_median" in r.stats for r in rows)]
-    panels = [("test_mse", "test MSE", True), *present]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.3 * len(panels), 4.8), squeeze=False)
-    spare = iter(c for c in (f"C{i}" for i in range(10)) if c not in _USED)
-    colors = {m: COLORS.get(m) or next(spare, "gray") for m in methods}
-    for ax, (metric, label, logy) in zip(axes[0], panels, strict=True):
-        for m in methods:
-            color = colors[m]
-            for di, d in enumerate(ds):
-                sel = sorted(
-                    (r for r in rows if r.method == m and r.d == d and f"{metric}_median" in r.stats),
-                    key=lambda r: r.kappa,
-                )
-                if not sel:
-                    continue
-                k = [r.kappa for r in sel]
-                ax.plot(
-                    k,
-                    [r.stat(metric) for r in sel],
-                    marker=MARKERS[di % len(MARKERS)],
-                    color=color,
-                    label=f"{m}" + (f" d={d}" if len(ds) > 1 else ""),
-                )
-                ax.fill_between(
-                    k,
-                    [r.stat(metric, "q25") for r in sel],
-                    [r.stat(metric, "q75") for r in sel],
-                    color=color,
-                    alpha=0.2,
-                    linewidth=0,
-                )
-        for name, kappa in (theory or {}).items():
-            ax.axvline(kappa, color="gray", linestyle="--", linewidth=1)
-            if metric == "test_mse":
-                ax.text(
-                    kappa,
-                    1.0,
-                    f" {name}",
-                    rotation=90,
-                    va="top",
-                    ha="right",
-                    fontsize=7,
-                    color="gray",
-                    transform=ax.get_xaxis_transform(),
-                )
-        if metric == "test_mse" and references:
-            ref = references[max(ds)]
-            for key, (text, color) in REFERENCE_STYLE.items():
-                if key in ref:
-                    ax.axhline(
-                        ref[key], color=color, linestyle=":", linewidth=1.2, label=f"{text}: {ref[key]:.3f}"
-                    )
-        if logy:
-            ax.set_yscale("log")
-        ax.set_xlabel(r"$\kappa = \log n / \log d$")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        if ax.has_data():
-            ax.legend(fontsize=7)
-    fig.suptitle(title)
+    colors, markers = method_colors(methods), method_markers(methods)
+    present = _present_metrics(rows)
+    fig, axes = plt.subplots(1, 1 + len(present), figsize=(5.6 * (1 + len(present)), 4.9), squeeze=False)
+    _error_panel(axes[0][0], rows, colors, markers, references, theory, error_kw.get("predicted"),
+                 error_kw.get("threshold"), error_kw.get("kappa_stars"))
+    for ax, (metric, label) in zip(axes[0][1:], present, strict=True):
+        _overlap_panel(ax, rows, metric, label, colors, markers, theory)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save(fig, path)[0]

@@ -288,6 +288,26 @@ class Store:
         )
         return [dict(r) for r in self._con.execute(q, (sweep_id,))]
 
+    def runs(self, sweep_id: int) -> list[dict[str, Any]]:
+        """Every recorded execution of the sweep's cells (method, d, n, status, timings, created) with its
+        provenance decoded from JSON (``{}`` when missing or unreadable); ordered by run_id."""
+        q = (
+            "SELECT r.run_id, c.method, c.d, c.n, c.kappa, r.trials_json, r.status, r.message, r.wall_s, "
+            "r.compile_s, r.run_s, r.created, r.provenance_json FROM sweep_cells s "
+            "JOIN cells c ON c.cell_key = s.cell_key JOIN runs r ON r.cell_key = c.cell_key "
+            "WHERE s.sweep_id = ? ORDER BY r.run_id"
+        )
+        out = []
+        for r in self._con.execute(q, (sweep_id,)):
+            row = dict(r)
+            try:
+                prov = json.loads(row.pop("provenance_json") or "{}")
+            except (TypeError, ValueError):
+                prov = {}
+            row["provenance"] = prov if isinstance(prov, dict) else {"value": prov}
+            out.append(row)
+        return out
+
     def timings(self, sweep_id: int) -> dict[str, float]:
         q = (
             "SELECT SUM(r.wall_s), SUM(r.compile_s), SUM(r.run_s), COUNT(*) FROM sweep_cells s "

@@ -3,19 +3,24 @@
 A check reads the aggregated results of a sweep (median over trials per method x d x kappa) at the largest d
 of the sweep, and the target's reference levels (``TargetSpec.reference_levels``), and returns PASS/FAIL with
 the numbers it compared. Thresholds are fields of the check, written in the preset.
+
+``PredictionCheck`` compares a method's measured sample-complexity exponent (kappa* at one d, or the slope of
+log n* vs log d over several d, with a bootstrap interval; ``depthlab.exponents``) with the preset's
+``Prediction`` for that method (``depthlab.theory``), within the prediction's stated tolerance.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from depthlab.analysis import AggregateRow
 from depthlab.config import Config
-from depthlab.exponents import ExponentFit, exponent
+from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
+from depthlab.theory import Prediction, Threshold, compare
 
 Where = Literal["kappa_max", "kappa_min"]
 
@@ -32,6 +37,37 @@ class CheckResult:
 class CheckContext:
     rows: list[AggregateRow]
     references: dict[int, dict[str, float]]  # d -> reference levels
+    trial_rows: list[dict[str, Any]] = field(default_factory=list)  # per-trial rows, for bootstrap intervals
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    thresholds: dict[str, Threshold] = field(default_factory=dict)  # method -> how its n* is defined
+    n_boot: int = 1000
+    level: float = 0.95
+    seed: int = 0
+    _exponents: dict[str, MethodExponent] = field(default_factory=dict, repr=False)
+
+    def threshold(self, method: str) -> Threshold:
+        pred = self.predictions.get(method)
+        if pred is not None and pred.threshold is not None:
+            return pred.threshold
+        return self.thresholds.get(method, Threshold())
+
+    def exponent(self, method: str) -> MethodExponent:
+        """kappa*(d), slope and bootstrap intervals of ``method`` (cached). Without per-trial rows the cell
+        medians stand in for the trials, so the intervals collapse to the point estimates."""
+        if method not in self._exponents:
+            th = self.threshold(method)
+            rows = self.trial_rows or [
+                {"method": r.method, "d": r.d, "n": r.n, "status": "ok", th.metric: r.stat(th.metric)}
+                for r in self.rows
+            ]
+            ds = sorted({int(r["d"]) for r in rows if r["method"] == method})
+            if not ds:
+                raise LookupError(f"no results for method {method!r}")
+            self._exponents[method] = bootstrap_exponent(
+                rows, method, th.by_d(self.references, ds), th.metric, th.op,
+                n_boot=self.n_boot, level=self.level, seed=self.seed, describe=th.describe(),
+            )
+        return self._exponents[method]
 
     @property
     def d(self) -> int:
@@ -278,6 +314,30 @@ class OrderingEveryDCheck(_Check):
         return CheckResult(self.name, ok, detail, measured)
 
 
+class PredictionCheck(_Check):
+    """The measured exponent of ``method`` matches the preset's prediction for it (``theory.compare``): kappa*
+    at the largest d for a single-d sweep, the slope of log n* vs log d for several d (``quantity="auto"``);
+    within the prediction's tolerance unless ``tolerance`` is given. PASS when the data agree with the
+    prediction or, censored, are consistent with it; FAIL when they contradict it or measure nothing."""
+
+    kind: Literal["prediction"] = "prediction"
+    method: str
+    quantity: Literal["auto", "kappa", "slope"] = "auto"
+    tolerance: float | None = Field(default=None, ge=0.0)
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        pred = ctx.predictions.get(self.method)
+        if pred is None:
+            raise LookupError(f"the preset has no prediction for {self.method!r}")
+        me = ctx.exponent(self.method)
+        c = compare(me, pred, self.quantity, self.tolerance)
+        detail = f"{c.describe()}  [n* = first n with {me.threshold}; {pred.source}]"
+        return CheckResult(
+            self.name, c.passed, detail,
+            {"measured": c.measured, "predicted": c.predicted, "ci_lo": c.ci[0], "ci_hi": c.ci[1]},
+        )
+
+
 CheckConfig = Annotated[
     OrderingCheck
     | BoundCheck
@@ -286,7 +346,8 @@ CheckConfig = Annotated[
     | ExponentOrderingCheck
     | ExponentBoundCheck
     | BoundEveryDCheck
-    | OrderingEveryDCheck,
+    | OrderingEveryDCheck
+    | PredictionCheck,
     Field(discriminator="kind"),
 ]
 

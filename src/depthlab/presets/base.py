@@ -3,6 +3,13 @@
 Grid: for each d in ``d`` and kappa on ``num_kappa`` evenly spaced values in [kappa_min, kappa_max],
 n = int(d^kappa) (rounded down, as ``np.logspace(..., base=d, dtype=int)`` in the public code); repeated n
 at small kappa are merged. Every (method, d, n) cell runs ``trials`` seeds.
+
+Sample-complexity exponents (``depthlab exponents``): ``threshold`` defines n* (first n at which a method's
+median metric crosses it); ``predictions`` holds the paper's prediction n* ~ d^s per method where the paper
+gives one (``depthlab.theory.Prediction``: exponent, finite-d form, relation, tolerance, source), computed in
+the preset module from the target's parameters. Each prediction adds a ``PredictionCheck`` to the preset's
+checks (``all_checks``) unless one for that method is declared. Adding predictions to a preset is one dict:
+``predictions={"method": theory.Prediction(exponent=..., formula=..., source=...)}``.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from depthlab.checks import CheckConfig
+from depthlab.checks import CheckConfig, PredictionCheck
 from depthlab.config import Config, format_validation_error
 from depthlab.learners import LearnerConfig
 from depthlab.targets import TargetConfig
+from depthlab.theory import Prediction, Threshold
 
 
 class PresetError(ValueError):
@@ -40,6 +48,8 @@ class Preset(Config):
     precision: Literal["float32", "float64"] = "float32"
     checks: list[CheckConfig] = Field(default_factory=list)
     theory: dict[str, float] = Field(default_factory=dict)  # named thresholds (kappa), drawn on plots
+    threshold: Threshold = Field(default_factory=Threshold)  # defines n* for the exponents
+    predictions: dict[str, Prediction] = Field(default_factory=dict)  # method -> the paper's n* ~ d^s
 
     @field_validator("d")
     @classmethod
@@ -77,7 +87,36 @@ class Preset(Config):
             unknown = [m for m in used if m is not None and m not in names]
             if unknown:
                 raise ValueError(f"check {c.name!r} names unknown methods {unknown}; have {sorted(names)}")
+            if isinstance(c, PredictionCheck) and c.method not in self.predictions:
+                raise ValueError(f"check {c.name!r}: no prediction for method {c.method!r}")
+        unknown = sorted(set(self.predictions) - names)
+        if unknown:
+            raise ValueError(
+                f"predictions name unknown methods {unknown}; have {sorted(names)} (when removing methods, "
+                "also set predictions, e.g. --set 'predictions={}')"
+            )
         return self
+
+    def threshold_for(self, method: str) -> Threshold:
+        """How n* is defined for ``method``: its prediction's threshold, else the preset's."""
+        pred = self.predictions.get(method)
+        return pred.threshold if pred is not None and pred.threshold is not None else self.threshold
+
+    def prediction_checks(self) -> list[PredictionCheck]:
+        """One measured-vs-predicted check per prediction not already covered by a declared one."""
+        declared = {c.method for c in self.checks if isinstance(c, PredictionCheck)}
+        return [
+            PredictionCheck(
+                name=f"{m}: measured exponent vs prediction",
+                method=m,
+                description=f"{p.describe()}; {p.source}",
+            )
+            for m, p in self.predictions.items()
+            if m not in declared
+        ]
+
+    def all_checks(self) -> list[CheckConfig]:
+        return [*self.checks, *self.prediction_checks()]
 
     @property
     def ds(self) -> list[int]:

@@ -5,6 +5,11 @@ Methods (App. F.4, public-code defaults): layer-wise 3-layer, joint 3-layer, 2-l
 quadratic-kernel ridge. Theory (Sec. 2): 3-layer nets learn W* and h* at kappa = max(1+eps, k eps) = 1.5;
 2-layer nets leave the random level at 1.5 and plateau near the best affine function of h*; kernels
 stay at the random level until kappa = 2 and never beat the best quadratic approximation.
+
+Exponents: n* = first n with median test MSE < 0.7 E f*^2. The threshold sits half-way between the random level
+E f*^2 and the highest floor among the compared methods, the kernel's best-quadratic error (0.37 E f*^2 at
+d = 32), so every method can cross it and the crossing locates the step the theory predicts:
+kappa = max(1+eps, k eps) for 3-layer nets, 1+eps for the 2-layer net, 2 for the kernel (``theory``).
 """
 
 from __future__ import annotations
@@ -12,10 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from depthlab.presets.base import Preset
+from depthlab.targets.activations import get_activation
+from depthlab.theory import Threshold, dandi_predictions
 
 TARGET: dict[str, Any] = {"family": "sight", "epsilon": 0.5, "sigma1": "he2+he3", "sigma2": "tanh:3"}
 
 THEORY = {"kappa_W = 1+eps": 1.5, "kernel: kappa = 2": 2.0}
+THRESHOLD = Threshold(value=0.7, relative_to="trivial")
+K = get_activation(TARGET["sigma1"]).degree or 0  # k = deg P_k = 3
+PREDICTIONS = dandi_predictions(TARGET["epsilon"], K)
 
 
 def _checks(below_plateau: bool) -> list[dict[str, Any]]:
@@ -100,6 +110,8 @@ QUICK = Preset.model_validate(
         "seed": 0,
         "checks": _checks(below_plateau=False),
         "theory": THEORY,
+        "threshold": THRESHOLD,
+        "predictions": PREDICTIONS,
     }
 )
 
@@ -124,6 +136,8 @@ EXAMPLE = Preset.model_validate(
         "seed": 0,
         "checks": _checks(below_plateau=True),
         "theory": THEORY,
+        "threshold": THRESHOLD,
+        "predictions": PREDICTIONS,
     }
 )
 

@@ -55,7 +55,9 @@ class Plan:
 
 def config_hash(preset: Preset) -> str:
     """Identity of a sweep: the resolved preset config without the trial count (which only extends it)."""
-    data = preset.model_dump(mode="json", exclude={"trials", "est_runtime", "description", "checks"})
+    data = preset.model_dump(
+        mode="json", exclude={"trials", "est_runtime", "description", "checks", "threshold", "predictions"}
+    )
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 
 

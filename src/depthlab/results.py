@@ -1,0 +1,209 @@
+"""One stored sweep and everything computed from it: per-trial rows, aggregates, reference levels, measured
+exponents with bootstrap intervals, measured-vs-predicted comparisons, paper checks, run provenance.
+
+The preset is the one stored with the sweep (its resolved configuration, ``--set`` overrides included), so
+thresholds, predictions and checks are those the sweep was run with. ``depthlab exponents``, ``depthlab
+report`` and the pandas API (``depthlab.api``) all read a sweep through ``load_results``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from depthlab.analysis import AggregateRow, aggregate
+from depthlab.checks import CheckContext, CheckResult, PredictionCheck, run_checks
+from depthlab.exponents import MethodExponent
+from depthlab.presets import DEFAULT, Preset, get_preset, preset_names
+from depthlab.store import Store, StoreError
+from depthlab.theory import Comparison, compare
+
+
+class ResultsError(ValueError):
+    """The store or sweep cannot be read (missing store, no sweep of that preset, no finished trials)."""
+
+
+@dataclass
+class SweepResults:
+    store_path: Path
+    preset: Preset
+    sweep_id: int
+    trials: int
+    created: str
+    rows: list[dict[str, Any]]  # per trial (Store.trial_rows)
+    runs: list[dict[str, Any]]  # per execution, with provenance (Store.runs)
+    failed: list[dict[str, Any]]  # cells whose latest run failed
+    n_boot: int = 1000
+    level: float = 0.95
+    seed: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # method -> why its exponent could not be measured
+
+    @cached_property
+    def aggregates(self) -> list[AggregateRow]:
+        return aggregate(self.rows)
+
+    @property
+    def ds(self) -> list[int]:
+        return sorted({int(r["d"]) for r in self.rows})
+
+    @property
+    def methods(self) -> list[str]:
+        present = {r["method"] for r in self.rows}
+        return [m for m in self.preset.methods if m in present]
+
+    @cached_property
+    def references(self) -> dict[int, dict[str, float]]:
+        """Reference error levels of the target at each d (``TargetSpec.reference_levels``)."""
+        return {d: self.preset.target_for(d).reference_levels() for d in self.ds}
+
+    @cached_property
+    def context(self) -> CheckContext:
+        return CheckContext(
+            self.aggregates, self.references, trial_rows=self.rows, predictions=dict(self.preset.predictions),
+            thresholds={m: self.preset.threshold_for(m) for m in self.preset.methods},
+            n_boot=self.n_boot, level=self.level, seed=self.seed,
+        )
+
+    @cached_property
+    def exponents(self) -> dict[str, MethodExponent]:
+        """Measured kappa*(d) and slope of every method that has results (``errors`` says why one is missing)."""
+        out = {}
+        for m in self.methods:
+            try:
+                out[m] = self.context.exponent(m)
+            except (LookupError, ValueError) as e:
+                self.errors[m] = str(e)
+        return out
+
+    @cached_property
+    def comparisons(self) -> dict[str, Comparison]:
+        """Measured vs predicted, for every method with both a prediction and a measurement."""
+        return {m: compare(me, self.preset.predictions[m]) for m, me in self.exponents.items()
+                if m in self.preset.predictions}
+
+    @cached_property
+    def check_results(self) -> list[tuple[str, CheckResult]]:
+        """(kind, result) of the paper checks and the prediction checks; kind is "paper" or "prediction"."""
+        checks = self.preset.all_checks()
+        res = run_checks(checks, self.context)
+        return [("prediction" if isinstance(c, PredictionCheck) else "paper", r) for c, r in zip(checks, res,
+                                                                                                strict=True)]
+
+    def kappa_table(self) -> list[dict[str, Any]]:
+        """One row per method and d: n*, kappa* with its censoring and bootstrap interval, and the prediction."""
+        out = []
+        for m, me in self.exponents.items():
+            pred = self.preset.predictions.get(m)
+            for p in me.points:
+                out.append({
+                    "method": m, "d": p.d, "threshold": me.threshold, "tau": p.threshold, "n_star": p.n_star,
+                    "kappa": p.kappa, "censored": p.censored, "ci_lo": p.ci_lo, "ci_hi": p.ci_hi,
+                    "level": me.level, "n_min": p.n_min, "n_max": p.n_max,
+                    "grid_kappa_min": math.log(p.n_min) / math.log(p.d),
+                    "grid_kappa_max": math.log(p.n_max) / math.log(p.d),
+                    "predicted_kappa": pred.kappa_at(p.d) if pred else math.nan,
+                })
+        return out
+
+    def exponent_table(self) -> list[dict[str, Any]]:
+        """One row per method: kappa* at the largest d, the slope over d (NaN with one d), their intervals, the
+        prediction (finite-d and asymptotic), and the verdict of the comparison ("no prediction" without one)."""
+        out = []
+        for m, me in self.exponents.items():
+            top = max(me.points, key=lambda p: p.d)
+            pred = self.preset.predictions.get(m)
+            cmp = self.comparisons.get(m)
+            out.append({
+                "method": m, "threshold": me.threshold, "ds": me.ds, "d": top.d,
+                "kappa": top.kappa, "kappa_censored": top.censored, "kappa_ci_lo": top.ci_lo,
+                "kappa_ci_hi": top.ci_hi, "grid_kappa_min": math.log(top.n_min) / math.log(top.d),
+                "grid_kappa_max": math.log(top.n_max) / math.log(top.d),
+                "predicted_kappa": pred.kappa_at(top.d) if pred else math.nan,
+                "slope": me.fit.slope, "slope_bound": me.fit.bound, "slope_ci_lo": me.slope_ci[0],
+                "slope_ci_hi": me.slope_ci[1], "predicted_slope": pred.slope_over(me.ds) if pred else math.nan,
+                "exponent": pred.exponent if pred else math.nan, "relation": pred.relation if pred else "",
+                "tolerance": pred.tolerance if pred else math.nan, "compared": cmp.quantity if cmp else "",
+                "verdict": cmp.verdict if cmp else "no prediction", "formula": pred.formula if pred else "",
+                "source": pred.source if pred else "",
+            })
+        return out
+
+    @property
+    def expected_cells(self) -> int:
+        from depthlab.sweep.grid import expand
+
+        return len(expand(self.preset))
+
+    @property
+    def finished_cells(self) -> int:
+        return len({(a.method, a.d, a.n) for a in self.aggregates})
+
+
+def stored_preset(config_json: str) -> Preset:
+    """The stored configuration. When the registered preset of the same name describes the same sweep (same
+    config hash: same cells), its checks, threshold, predictions and texts are the current ones -- none of
+    them changes a stored number -- so a stored sweep is judged by the checks the code now declares. A sweep
+    stored before presets declared ``threshold`` and ``predictions`` takes both from the registered preset."""
+    from depthlab.sweep.executors import config_hash
+
+    p = Preset.model_validate_json(config_json)
+    if p.name not in preset_names():
+        return p
+    current = get_preset(p.name)
+    if config_hash(current) == config_hash(p):
+        return current.model_copy(update={"trials": p.trials})
+    if "predictions" not in json.loads(config_json):
+        p = p.model_copy(update={"threshold": current.threshold, "predictions": current.predictions})
+    return p
+
+
+def load_results(
+    store: str | Path, preset: str | None = None, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> SweepResults:
+    """The latest stored sweep of ``preset`` (of any preset when None) in the store at ``store``."""
+    if n_boot < 1:
+        raise ResultsError(f"n_boot must be >= 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ResultsError(f"level must lie in (0, 1), got {level}")
+    try:
+        st = Store(store, readonly=True)
+    except StoreError as e:
+        raise ResultsError(str(e)) from None
+    with st:
+        row = st.latest_sweep(preset)
+        if row is None:
+            if preset is not None and preset not in preset_names():
+                raise ResultsError(f"unknown preset {preset!r} and no results for it in {st.path}; "
+                                   f"available presets: {', '.join(preset_names())}")
+            where = f"preset {preset!r}" if preset else "any preset"
+            raise ResultsError(f"no results for {where} in {st.path}; run `depthlab run {preset or DEFAULT}` first")
+        p = stored_preset(row["config_json"])
+        sweep_id, trials = int(row["sweep_id"]), int(row["trials"])
+        rows = st.trial_rows(sweep_id, trials)
+        runs = st.runs(sweep_id)
+        failed = st.failed_runs(sweep_id)
+    if not rows:
+        raise ResultsError(f"the stored sweep of {p.name!r} in {store} has no finished trials yet")
+    return SweepResults(Path(store), p, sweep_id, trials, str(row["created"]), rows, runs, failed,
+                        n_boot=n_boot, level=level, seed=seed)
+
+
+def fmt_kappa_ci(lo: float, hi: float, low_end: float | None = None, high_end: float | None = None) -> str:
+    """An interval whose infinite ends (censored replicates) are written as the grid's bounds: -inf as
+    "<=kappa_min", +inf as ">kappa_max", e.g. [1.52, >2.40]."""
+
+    def end(x: float) -> str:
+        if math.isnan(x):
+            return "?"
+        if math.isinf(x):
+            edge = low_end if x < 0 else high_end
+            if edge is None:
+                return "-inf" if x < 0 else "+inf"
+            return f"<={edge:.2f}" if x < 0 else f">{edge:.2f}"
+        return f"{x:.2f}"
+
+    return f"[{end(lo)}, {end(hi)}]"

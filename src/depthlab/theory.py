@@ -1,0 +1,291 @@
+r"""The papers' sample-complexity predictions, and how a measured exponent is compared with them.
+
+Every prediction is a statement n*(d) \asymp d^s about the number of samples a method needs to take its median
+error past a threshold (``Threshold``). A preset declares one ``Prediction`` per method where the paper gives
+one; it is computed in the preset module from the target's parameters by the formula functions below.
+
+Measured quantity (``depthlab.exponents``): at a single d, kappa* = log n* / log d; over several d, the
+least-squares slope of log n* against log d. Predicted quantity:
+
+* at one d: kappa_pred(d) = log N(d) / log d, with N(d) = sum_i c_i d^{a_i} the prediction's finite-d form
+  (``terms``; default N(d) = d^s, so kappa_pred = s);
+* over several d: the least-squares slope of log N(d) against log d over the sweep's d (equal to s when N is a
+  single power; for Damian et al.'s d^2 r + d r^p it is below 2 at small d, since the d r^p term still counts).
+
+Comparison (``compare``): ``relation`` says what the theorem states -- ``rate`` (Theta: the measured value
+should equal the prediction), ``upper`` (O: a sufficient sample size, measured <= predicted) or ``lower``
+(Omega: a necessary one, measured >= predicted) -- each up to ``tolerance`` (in units of the exponent, which
+absorbs the constants and logs a theorem hides: at d = 32 a constant factor C shifts kappa by log C / log 32,
+so C = 5 is 0.46). A censored measurement (the threshold was already crossed at the smallest n of the grid, or
+never reached) is an interval; it *agrees* if the whole interval satisfies the prediction, is *consistent* if
+part of it does, and *disagrees* if none of it does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from depthlab.config import Config
+from depthlab.exponents import MethodExponent
+
+Relation = Literal["rate", "upper", "lower"]
+Verdict = Literal["agrees", "consistent", "disagrees", "unmeasured"]
+
+
+class Threshold(Config):
+    """n* = first n at which the median ``metric`` crosses ``value`` (times the reference level ``relative_to``
+    of the target at that d, e.g. E f*^2 for ``trivial``; an absolute value when ``relative_to`` is None)."""
+
+    metric: str = "test_mse"
+    op: Literal["<", ">"] = "<"
+    value: float = 0.5
+    relative_to: str | None = "trivial"
+
+    def at(self, references: Mapping[str, float]) -> float:
+        """The threshold at one d, given that d's reference levels."""
+        if self.relative_to is None:
+            return self.value
+        if self.relative_to not in references:
+            raise LookupError(f"reference level {self.relative_to!r} unknown; have {sorted(references)}")
+        return self.value * references[self.relative_to]
+
+    def by_d(self, references: Mapping[int, Mapping[str, float]], ds: Sequence[int]) -> dict[int, float]:
+        return {d: self.at(references.get(d, {})) for d in ds}
+
+    def describe(self) -> str:
+        rel = f" x {self.relative_to}" if self.relative_to else ""
+        return f"{self.metric} {self.op} {self.value:g}{rel}"
+
+
+class Prediction(Config):
+    """n*(d) \\asymp d^exponent for one method (module docstring), with where it comes from."""
+
+    exponent: float  # s in n* ~ d^s: the asymptotic kappa* and slope of log n* vs log d
+    terms: list[tuple[float, float]] = Field(default_factory=list)  # (c_i, a_i): N(d) = sum c_i d^a_i
+    relation: Relation = "rate"
+    tolerance: float = Field(default=0.5, ge=0.0)
+    formula: str = ""  # e.g. "kappa = max(1+eps, k eps) = 1.5"
+    source: str = ""  # e.g. "Dandi et al. 2025, Sec. 2; notes (d)"
+    threshold: Threshold | None = None  # overrides the preset's threshold for this method
+
+    @model_validator(mode="after")
+    def _terms_positive(self) -> Prediction:
+        if any(c <= 0 for c, _ in self.terms):
+            raise ValueError(f"every coefficient of terms must be > 0, got {self.terms}")
+        if self.terms and not math.isclose(max(a for _, a in self.terms), self.exponent):
+            raise ValueError(f"the largest power in terms {self.terms} must equal exponent {self.exponent}")
+        return self
+
+    def n_star(self, d: float) -> float:
+        """N(d) = sum_i c_i d^{a_i} (d^exponent without terms)."""
+        terms = self.terms or [(1.0, self.exponent)]
+        return float(sum(c * d**a for c, a in terms))
+
+    def kappa_at(self, d: float) -> float:
+        """kappa_pred(d) = log N(d) / log d."""
+        return math.log(self.n_star(d)) / math.log(d)
+
+    def slope_over(self, ds: Sequence[int]) -> float:
+        """Least-squares slope of log N(d) against log d over ``ds`` (the exponent itself for one d)."""
+        if len(set(ds)) < 2:
+            return self.exponent
+        logd = np.log(np.asarray(ds, dtype=float))
+        logn = np.log([self.n_star(d) for d in ds])
+        slope = float(np.polyfit(logd, logn, 1)[0])
+        return 0.0 if abs(slope) < 1e-9 else slope  # a d-independent N(d) fits to ~1e-16, not "-0.00"
+
+    def describe(self) -> str:
+        sign = {"rate": "~", "upper": "<~", "lower": ">~"}[self.relation]
+        return f"n* {sign} d^{self.exponent:g}" + (f" ({self.formula})" if self.formula else "")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    method: str
+    quantity: Literal["kappa", "slope"]
+    d: int | None  # the d of a kappa comparison; None for a slope
+    measured: float  # point estimate (its bound when censored)
+    measured_bound: Literal["exact", "lower", "upper", "none"]  # "lower": true value >= measured
+    ci: tuple[float, float]
+    predicted: float  # at the sweep's d (finite-d form)
+    asymptotic: float  # Prediction.exponent
+    relation: Relation
+    tolerance: float
+    verdict: Verdict
+    source: str
+    formula: str
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict in ("agrees", "consistent")
+
+    def describe(self) -> str:
+        sign = {"exact": "=", "lower": ">", "upper": "<=", "none": "?"}[self.measured_bound]
+        what = f"kappa*(d={self.d})" if self.quantity == "kappa" else "slope"
+        lo, hi = self.ci
+        rel = {"rate": "= pred +-", "upper": "<= pred +", "lower": ">= pred -"}[self.relation]
+        if self.measured_bound == "none" or math.isnan(self.measured):
+            return (f"{self.method}: {what} not measured (no crossing inside the grid to anchor it), predicted "
+                    f"{_fmt(self.predicted)} (asymptotic {self.asymptotic:g}): {self.verdict}")
+        return (
+            f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
+            f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}); need {rel} {self.tolerance:g}: "
+            f"{self.verdict}"
+        )
+
+
+def _fmt(x: float) -> str:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    return f"{x:.2f}"
+
+
+def _verdict(lo: float, hi: float, ok_lo: float, ok_hi: float) -> Verdict:
+    """Measured interval [lo, hi] against the accepted interval [ok_lo, ok_hi]."""
+    if ok_lo <= lo and hi <= ok_hi:
+        return "agrees"
+    if hi < ok_lo or lo > ok_hi:
+        return "disagrees"
+    return "consistent"
+
+
+def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal["auto", "kappa", "slope"] = "auto",
+            tolerance: float | None = None) -> Comparison:
+    """Measured kappa* (one d, the largest) or slope (several d) of ``measured`` against ``prediction``."""
+    ds = [p.d for p in measured.points]
+    tol = prediction.tolerance if tolerance is None else tolerance
+    if quantity == "auto":
+        quantity = "slope" if len(ds) >= 2 else "kappa"
+    d_cmp: int | None = None
+    bound: Literal["exact", "lower", "upper", "none"]
+    if quantity == "slope":
+        value, bound, ci = measured.fit.slope, measured.fit.bound, measured.slope_ci
+        predicted = prediction.slope_over(ds)
+    else:
+        if not ds:
+            value, bound, ci, predicted = math.nan, "none", (math.nan, math.nan), math.nan
+        else:
+            pt = max(measured.points, key=lambda p: p.d)
+            d_cmp = pt.d
+            value, ci, predicted = pt.kappa, (pt.ci_lo, pt.ci_hi), prediction.kappa_at(pt.d)
+            bound = "lower" if pt.censored == "above" else "upper" if pt.censored == "below" else "exact"
+    ok_lo, ok_hi = {
+        "rate": (predicted - tol, predicted + tol),
+        "upper": (-math.inf, predicted + tol),
+        "lower": (predicted - tol, math.inf),
+    }[prediction.relation]
+    verdict: Verdict
+    if bound == "none" or math.isnan(value):
+        verdict = "unmeasured"
+    else:
+        lo = value if bound in ("exact", "lower") else -math.inf
+        hi = value if bound in ("exact", "upper") else math.inf
+        verdict = _verdict(lo, hi, ok_lo, ok_hi)
+    return Comparison(
+        method=measured.method, quantity=quantity, d=d_cmp, measured=value, measured_bound=bound,
+        ci=ci, predicted=predicted, asymptotic=prediction.exponent, relation=prediction.relation, tolerance=tol,
+        verdict=verdict, source=prediction.source, formula=prediction.formula,
+    )
+
+
+# ---- the papers' formulas ------------------------------------------------------------------------------------
+
+
+def polynomial_count_terms(degree: int) -> list[tuple[float, float]]:
+    r"""C(d + l, l) = prod_{i=1..l} (d + i)/i -- the dimension of the polynomials of degree <= l in d variables
+    -- as terms (c_a, a) of a polynomial in d. A kernel method fits the degree-<=l part of f* once n exceeds it
+    (it interpolates exactly there), so this is the finite-d form of n ~ d^l: C(d+2, 2) = d^2/2 + 3d/2 + 1, i.e.
+    kappa = 1.83 rather than 2 at d = 32."""
+    coeffs = np.array([1.0])  # highest power first
+    for i in range(1, degree + 1):
+        coeffs = np.polymul(coeffs, np.array([1.0, float(i)]) / i)
+    return [(float(c), float(degree - k)) for k, c in enumerate(coeffs) if c > 0]
+
+
+def dandi_three_layer_kappa(epsilon: float, k: int) -> float:
+    r"""Dandi et al. 2025, Thm 1 / Sec. 2: a layer-wise 3-layer net learns W* at kappa_W = 1 + eps and h* (hence
+    f* = g*(h*)) at kappa_h = max(1 + eps, k eps), k = deg P_k; sample complexity O~(d^{max(1+eps, k eps)})."""
+    return max(1.0 + epsilon, k * epsilon)
+
+
+def dandi_two_layer_kappa(epsilon: float) -> float:
+    r"""Dandi et al. 2025, Sec. 2: a 2-layer net aligns with W* at kappa = 1 + eps and leaves the random level
+    there (then a staircase with steps every eps; it plateaus near the best function of z of low degree)."""
+    return 1.0 + epsilon
+
+
+def dandi_kernel_kappa(lowest_degree: int = 2) -> float:
+    r"""Dandi et al. 2025, Sec. 2: fixed-feature methods learn the degree-l Hermite part of f* once n >~ d^l;
+    f* = g*(a^T P_k(W* x)/sqrt(d^eps)) with P_k of information exponent 2 has no degree-0/1 part, so the
+    kernel's first drop is at kappa = 2."""
+    return float(lowest_degree)
+
+
+def dandi_predictions(epsilon: float, k: int, threshold: Threshold | None = None) -> dict[str, Prediction]:
+    """Predictions for the SIGHT presets: layer-wise and joint 3-layer nets, 2-layer net, kernel."""
+    src = "Dandi et al. 2025, Thm 1 and Sec. 2 heuristic thresholds (notes d)"
+    three = dandi_three_layer_kappa(epsilon, k)
+    three_layer = Prediction(exponent=three, formula=f"kappa_h = max(1+eps, k eps) = {three:g} (eps={epsilon:g}, "
+                             f"k={k})", source=src, threshold=threshold)
+    return {
+        "layerwise": three_layer,
+        "joint": three_layer.model_copy(update={"source": src + "; joint training: paper Fig. 2 (bottom)"}),
+        "two_layer": Prediction(exponent=dandi_two_layer_kappa(epsilon), source=src, threshold=threshold,
+                                formula=f"leaves the random level at kappa = 1+eps = {1 + epsilon:g}"),
+        "kernel": Prediction(exponent=dandi_kernel_kappa(2), terms=polynomial_count_terms(2), source=src,
+                             threshold=threshold, formula="first drop at kappa = 2 (lowest Hermite degree of f* in "
+                             "x); at finite d once n > C(d+2, 2)"),
+    }
+
+
+def damian_network(r: int, p: int, tolerance: float = 0.5) -> Prediction:
+    r"""Damian, Lee & Soltanolkotabi 2022, main theorem: one GD step on the first layer of a 2-layer net, then the
+    readout, learns f* = g(U x) (U: r x d, g of degree p) from n ~ d^2 r + d r^p samples: exponent 2 in d."""
+    return Prediction(exponent=2.0, terms=[(float(r), 2.0), (float(r**p), 1.0)], tolerance=tolerance,
+                      formula=f"n ~ d^2 r + d r^p (r={r}, p={p})", source="Damian et al. 2022, main theorem (abstract)")
+
+
+def damian_kernel(p: int, tolerance: float = 0.5, count: bool = False) -> Prediction:
+    r"""Damian et al. 2022 (citing kernel lower bounds): kernels, the NTK and random features need n ~ d^p samples
+    for a degree-p target: exponent p. With ``count`` the finite-d form is C(d+p, p), the number of polynomials
+    of degree <= p (a degree-p polynomial kernel interpolates a noise-free degree-p target exactly beyond it)."""
+    terms = polynomial_count_terms(p) if count else []
+    return Prediction(exponent=float(p), terms=terms, tolerance=tolerance,
+                      formula=f"n ~ d^p (p={p})" + ("; at finite d n > C(d+p, p)" if count else ""),
+                      source="Damian et al. 2022, kernel lower bound (abstract)")
+
+
+def damian_transfer(r: int, p: int, tolerance: float = 0.5) -> Prediction:
+    r"""Damian et al. 2022, transfer: with the first layer pretrained on a source g_s(U x), a new head g_t(U x) needs
+    n ~ r^p target samples, independent of d: exponent 0."""
+    return Prediction(exponent=0.0, terms=[(float(r**p), 0.0)], tolerance=tolerance,
+                      formula=f"n ~ r^p (r={r}, p={p}), independent of d",
+                      source="Damian et al. 2022, transfer (abstract)")
+
+
+def nichani_three_layer(feature: Literal["single_index", "quadratic"], threshold: Threshold | None = None,
+                        tolerance: float = 0.5) -> Prediction:
+    r"""Nichani, Damian & Lee 2023, Thms 2-3: Algorithm 1 (one step on the second layer of a 3-layer net over a
+    random first layer, then the readout) learns g(beta . x) from n = Theta~(d) samples and g(x^T A x) from
+    n = Theta~(d^2) (arXiv v3; the NeurIPS version states d^2 and d^4) -- sufficient sample sizes, independent of
+    the degree of g."""
+    s, v1 = (1.0, 2) if feature == "single_index" else (2.0, 4)
+    thm = "Thm 2" if feature == "single_index" else "Thm 3"
+    return Prediction(exponent=s, relation="upper", tolerance=tolerance, threshold=threshold,
+                      formula=f"n = O~(d^{s:g}) (v3; NeurIPS/v1: d^{v1})",
+                      source=f"Nichani et al. 2023, {thm} (notes d; v3 rate unverified)")
+
+
+def nichani_kernel(link_degree: int, tolerance: float = 0.5) -> Prediction:
+    r"""Nichani et al. 2023 (motivation): f* = g(x^T A x) with g of degree p is a degree-2p polynomial in x, so
+    kernel methods need n >~ d^{2p} samples to learn it."""
+    return Prediction(exponent=2.0 * link_degree, relation="lower", tolerance=tolerance,
+                      formula=f"n >~ d^(2p) (p={link_degree})", source="Nichani et al. 2023, Sec. 1 (notes d; verify)")
