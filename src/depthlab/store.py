@@ -269,10 +269,12 @@ class Store:
                     f"{self.path} has schema version {version}, newer than this depthlab ({SCHEMA_VERSION}); "
                     "upgrade depthlab to use it"
                 )
-            if not readonly or version < SCHEMA_VERSION:
-                check = [str(r[0]) for r in con.execute("PRAGMA quick_check")]
-                if check != ["ok"]:
-                    raise StoreError(f"{self.path} is damaged (left unchanged): {'; '.join(check[:3])}")
+            check = [str(r[0]) for r in con.execute("PRAGMA quick_check")]  # milliseconds for 10^5 trials
+            if check != ["ok"]:
+                raise StoreError(
+                    f"{self.path} is damaged (left unchanged; `depthlab store check` lists the problems): "
+                    + "; ".join(check[:3])
+                )
             if version < SCHEMA_VERSION:
                 self._migrate(version)
             if not readonly:
