@@ -130,6 +130,37 @@ def test_cli_slurm_without_sbatch_is_a_clear_error(tmp_path):
     assert res.exit_code == 2 and "sbatch" in res.output, res.output
 
 
+SMALL = [
+    'methods={"kernel": {"kind": "kernel"}, "two_layer": {"kind": "two_layer", "p": 8, "t_coef": 0.5}}',
+    "checks=[]",
+]
+
+
+def test_cli_workers_and_scheduler_modes_give_the_in_process_numbers(tmp_path):
+    """`run --workers 1` (a LocalCluster) and `run --scheduler ADDRESS` (an existing cluster) store the same
+    rows as the default in-process run."""
+    from distributed import LocalCluster
+
+    sets = [*_sets(), "--set", SMALL[0], "--set", SMALL[1], "--trials", "2"]
+    rows = {}
+    res = runner.invoke(app, ["run", "quick", *sets, "--store", str(tmp_path / "local.sqlite")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["run", "quick", *sets, "--workers", "1", "--store", str(tmp_path / "workers.sqlite")])
+    assert res.exit_code == 0 and "LocalCluster of 1 workers" in res.output, res.output
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        res = runner.invoke(app, ["run", "quick", *sets, "--scheduler", cluster.scheduler_address,
+                                  "--store", str(tmp_path / "scheduler.sqlite")])
+        assert res.exit_code == 0 and "6 cells ok" in res.output, res.output
+    for name in ("local", "workers", "scheduler"):
+        with Store(tmp_path / f"{name}.sqlite", readonly=True) as st:
+            rows[name] = st.trial_rows(st.latest_sweep()["sweep_id"])
+            executors = {r["executor"] for r in st.runs()}
+        assert len(rows[name]) == 6 * 2
+        assert executors == {"local" if name == "local" else ("dask-local:1" if name == "workers" else
+                                                                f"dask:{cluster.scheduler_address}")}
+    assert rows["workers"] == rows["local"] and rows["scheduler"] == rows["local"]
+
+
 def test_killed_dask_worker_sweep_completes_with_every_cell_once(tmp_path, tiny, local_rows):
     """A real LocalCluster of two worker processes; one is killed (SIGKILL, by PID) while it runs a cell."""
     from distributed import Client, LocalCluster

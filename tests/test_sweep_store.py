@@ -1,5 +1,5 @@
-"""Store round-trip, resume after interruption, divergence as a recorded outcome, Dask equals in-process
-(more on the store in test_durability.py)."""
+"""Store round-trip, resume after interruption, divergence as a recorded outcome (more on the store in
+test_durability.py, on Dask in test_execution.py)."""
 
 import pytest
 
@@ -113,23 +113,3 @@ def test_divergence_is_recorded_not_raised(tiny):
     assert res.status == "ok"
     assert [r["status"] for r in res.rows] == ["diverged", "diverged"]
     assert all(r["test_mse"] is None for r in res.rows)
-
-
-def test_dask_executor_matches_local(tmp_path, tiny):
-    pytest.importorskip("dask.distributed")
-    from depthlab.sweep import run_dask
-
-    small = apply_overrides(
-        tiny,
-        [
-            'methods={"kernel": {"kind": "kernel"}, "two_layer": {"kind": "two_layer", "p": 8, "t_coef": 0.5}}',
-            "checks=[]",
-        ],
-    )
-    with Store(tmp_path / "local.sqlite") as st:
-        run_local(plan(small, st), st)
-        local = _rows(st, small)
-    with Store(tmp_path / "dask.sqlite") as st:
-        run_dask(plan(small, st), st, n_workers=1)
-        remote = _rows(st, small)
-    assert remote == local
