@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,9 +157,12 @@ def run_on_client(
 
     name = executor or f"dask:{client.scheduler.address}"
     tasks = sorted(p.tasks, key=lambda t: -t.cost)
+    token = uuid.uuid4().hex[:12]  # task keys unique to this invocation: two clients never share a task
     futures = {
-        client.submit(_run_on_worker, t.cell, t.trials, pure=False, retries=retries, key=f"cell-{t.cell.key}-{i}"): t
-        for i, t in enumerate(tasks)
+        client.submit(
+            _run_on_worker, t.cell, t.trials, pure=False, retries=retries, key=f"cell-{t.cell.key}-{token}"
+        ): t
+        for t in tasks
     }
     for fut in as_completed(list(futures)):
         task = futures.pop(fut)
