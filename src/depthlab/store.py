@@ -213,7 +213,7 @@ def integrity_check(path: str | os.PathLike[str]) -> list[str]:
     if not p.is_file():
         raise StoreError(f"results store {p} does not exist")
     try:
-        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30.0)
+        con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
         try:
             return [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
         finally:
