@@ -81,7 +81,8 @@ def test_every_trial_row_carries_provenance(full_store, tiny):
         assert r["host"] and r["executor"] == "local"
         assert r["started"] <= r["finished"] and r["wall_s"] > 0
         assert r["git_commit"] == git_commit() and git_commit().split("-")[0] == head
-        assert json.loads(r["provenance_json"])["pid"] == os.getpid()
+        extra = json.loads(r["provenance_json"])
+        assert extra["pid"] == os.getpid() and extra["cpu"] and extra["cpu_count"] == os.cpu_count()
 
 
 def test_failed_cell_is_recorded_with_message_and_retried(tmp_path, tiny, monkeypatch):

@@ -42,6 +42,17 @@ def git_commit() -> str | None:
     return f"{sha}-dirty" if dirty == 1 else sha
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 @functools.cache
 def _static() -> dict[str, Any]:
     import jax
@@ -57,6 +68,7 @@ def _static() -> dict[str, Any]:
         "host": socket.gethostname() or platform.node(),
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
 
