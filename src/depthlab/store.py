@@ -10,7 +10,7 @@ Tables (schema version 3)
   runs            one row per execution of (part of) a cell, with its provenance: status ok | diverged | failed
                   (with the message), the trials it ran, start/end time and timings, depthlab version, git
                   commit (if run from a checkout), JAX version, backend and device, host, config hash of the
-                  sweep, seed, executor; ``provenance_json`` keeps the rest (Python, pid, Dask worker)
+                  sweep, seed, executor; ``provenance_json`` keeps the rest (Python, CPU, pid, Dask worker)
   trials          one row per (cell, trial): status ok | diverged, one REAL column per metric of
                   ``analysis.METRICS``, and ``run_id``, the run that computed it (its provenance)
 
