@@ -195,6 +195,38 @@ def test_killed_dask_worker_sweep_completes_with_every_cell_once(tmp_path, tiny,
     assert any(worker_of[c] != killed["worker"] for c in lost_cells)  # recomputed elsewhere
 
 
+def test_retries_bound_worker_deaths_then_the_cell_is_failed_and_rerun(tmp_path, tiny):
+    """With --retries 0 a cell whose worker dies is recorded as failed (KilledWorker), the others finish,
+    and the next invocation runs just the failed cells."""
+    from depthlab.sweep.cluster import dask_client
+    from depthlab.sweep.executors import run_on_client
+
+    small = apply_overrides(tiny, SMALL)
+    killed: dict = {}
+    path = tmp_path / "s.sqlite"
+    with dask_client("workers", workers=1, retries=0) as client, Store(path) as st:
+        (pid,) = client.run(os.getpid).values()
+
+        def kill_the_worker(task, res):
+            if not killed:
+                killed["lost"] = [k for keys in client.processing().values() for k in keys]
+                os.kill(pid, signal.SIGKILL)
+
+        run_on_client(plan(small, st), st, client, kill_the_worker, retries=0)
+        failed = {r["cell_key"]: r["message"] for r in st.runs() if r["status"] == "failed"}
+        lost = {k.split("-")[1] for k in killed["lost"]}
+        assert failed and set(failed) <= lost
+        assert all(m.startswith("KilledWorker") for m in failed.values()), failed
+        again = plan(small, st)
+        assert sorted(t.cell.key for t in again.tasks) == sorted(failed)
+        run_on_client(again, st, client, retries=0)
+        assert plan(small, st).tasks == []
+        rows = st.trial_rows(st.latest_sweep()["sweep_id"])
+    with Store(tmp_path / "local.sqlite") as st:
+        run_local(plan(small, st), st)
+        assert rows == st.trial_rows(st.latest_sweep()["sweep_id"])
+
+
 def _fake_slurm(bindir, logdir):
     """sbatch/scancel stand-ins that run the job script as a local process group."""
     bindir.mkdir()
