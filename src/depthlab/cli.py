@@ -155,6 +155,8 @@ def run(
         slurm = load_slurm_settings(cluster_config) if mode == "slurm" else None
     except ClusterError as e:
         raise _fail(str(e)) from None
+    if executor is not None:
+        err.print("note: --executor is deprecated: in-process is the default, use --workers N for Dask")
     p = _resolve(preset, set_, trials)
     with _store(store) as st:
         pl = plan(p, st, register=not dry_run)
