@@ -277,7 +277,7 @@ def test_store_check_reports_missing_duplicate_and_failed_cells(tmp_path, tiny, 
     assert f"{n_cells}/{n_cells}" in res.output
     res = runner.invoke(app, ["store", "check", "--preset", "quick", "--store", str(full_store)])
     assert res.exit_code == 0, res.output
-    # a configuration that was never run: every cell missing
+    # the same sweep with a third trial, not run yet: every cell lacks trial 2
     res = runner.invoke(app, ["store", "check", "--preset", "quick", *_sets(), "--trials", "3",
                               "--store", str(full_store)])
     assert res.exit_code == 1 and "incomplete cells" in res.output and f"0/{n_cells}" in res.output
