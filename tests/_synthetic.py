@@ -14,7 +14,7 @@ from depthlab.presets import Preset
 from depthlab.store import Store
 from depthlab.sweep.grid import expand
 
-PROVENANCE_KEYS = ("depthlab", "jax", "host")
+PROVENANCE_KEYS = ("depthlab_version", "jax_version", "host")
 
 
 def planted_error(n: float, d: int, law: tuple[float, float] | None, z: float) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import depthlab  # noqa: F401  (first: it fixes the BLAS thread count before JAX loads LAPACK)
+
+# isort: split
 import jax
 import pytest
 

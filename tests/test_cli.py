@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from depthlab.cli import app
+from depthlab.store import Store
 
 from ._tiny import TINY_OVERRIDES
 
@@ -39,9 +40,11 @@ def test_rerun_resumes_without_work(store):
     assert res.exit_code == 0 and "nothing to do" in res.output
 
 
-def test_dry_run_projects_time(tmp_path):
+def test_dry_run_projects_time_and_registers_nothing(tmp_path):
     res = runner.invoke(app, ["run", "dandi2025-example", "--dry-run", "--store", str(tmp_path / "x.sqlite")])
     assert res.exit_code == 0 and "projected time" in res.output and "9410" in res.output
+    with Store(tmp_path / "x.sqlite", readonly=True) as st:
+        assert st.sweeps() == []  # `results` and `plot` still show the last real run
 
 
 def test_results_formats(store, tmp_path):

@@ -1,11 +1,10 @@
-"""Store round-trip, resume after interruption, divergence as a recorded outcome, corrupt stores."""
-
-import sqlite3
+"""Store round-trip, resume after interruption, divergence as a recorded outcome (more on the store in
+test_durability.py, on Dask in test_execution.py)."""
 
 import pytest
 
 from depthlab.presets import apply_overrides, get_preset
-from depthlab.store import Store, StoreError
+from depthlab.store import Store
 from depthlab.sweep import plan, run_cell, run_local
 from depthlab.sweep.grid import expand
 
@@ -114,84 +113,3 @@ def test_divergence_is_recorded_not_raised(tiny):
     assert res.status == "ok"
     assert [r["status"] for r in res.rows] == ["diverged", "diverged"]
     assert all(r["test_mse"] is None for r in res.rows)
-
-
-def test_corrupt_or_foreign_store_gives_clear_error_and_is_untouched(tmp_path):
-    junk = tmp_path / "junk.sqlite"
-    junk.write_bytes(b"this is not a database" * 100)
-    before = junk.read_bytes()
-    with pytest.raises(StoreError, match="not a usable depthlab results store"):
-        Store(junk)
-    assert junk.read_bytes() == before
-    other = tmp_path / "other.sqlite"
-    con = sqlite3.connect(other)
-    con.execute("CREATE TABLE t(x)")
-    con.commit()
-    con.close()
-    for readonly in (True, False):
-        with pytest.raises(StoreError, match="not a depthlab results store"):
-            Store(other, readonly=readonly)
-    con = sqlite3.connect(other)
-    assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["t"]  # left alone
-    con.close()
-    with pytest.raises(StoreError, match="does not exist"):
-        Store(tmp_path / "missing.sqlite", readonly=True)
-
-
-def test_dask_executor_matches_local(tmp_path, tiny):
-    pytest.importorskip("dask.distributed")
-    from depthlab.sweep import run_dask
-
-    small = apply_overrides(
-        tiny,
-        [
-            'methods={"kernel": {"kind": "kernel"}, "two_layer": {"kind": "two_layer", "p": 8, "t_coef": 0.5}}',
-            "checks=[]",
-            "predictions={}",
-        ],
-    )
-    with Store(tmp_path / "local.sqlite") as st:
-        run_local(plan(small, st), st)
-        local = _rows(st, small)
-    with Store(tmp_path / "dask.sqlite") as st:
-        run_dask(plan(small, st), st, n_workers=1)
-        remote = _rows(st, small)
-    assert remote == local
-
-
-def test_old_schema_is_migrated_after_a_backup(tmp_path):
-    path = tmp_path / "old.sqlite"
-    with Store(path) as st:
-        st._con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
-        st._con.execute("ALTER TABLE trials DROP COLUMN feature_corr")
-        st._con.execute("ALTER TABLE trials DROP COLUMN class_error")
-        st._con.execute("INSERT INTO cells VALUES ('k', 'p', 'm', 8, 10, 1.1, '{}', 'now')")
-        st._con.execute("INSERT INTO trials(cell_key, trial, status, test_mse) VALUES ('k', 0, 'ok', 0.5)")
-    with Store(path, readonly=True) as st:
-        cols = [r[1] for r in st._con.execute("PRAGMA table_info(trials)")]
-        version = st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        assert st.done_trials("k") == {0}
-    assert "feature_corr" in cols and "class_error" in cols and version == "3"
-    backup = tmp_path / "old.sqlite.v1.bak"
-    con = sqlite3.connect(backup)
-    assert "feature_corr" not in [r[1] for r in con.execute("PRAGMA table_info(trials)")]
-    assert con.execute("SELECT test_mse FROM trials").fetchone()[0] == 0.5
-    con.close()
-
-
-def test_v2_store_gains_class_error_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "v2.sqlite"
-    with Store(path) as st:
-        st._con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
-        st._con.execute("ALTER TABLE trials DROP COLUMN class_error")
-        st._con.execute("INSERT INTO cells VALUES ('k', 'p', 'm', 8, 10, 1.1, '{}', 'now')")
-        st._con.execute("INSERT INTO trials(cell_key, trial, status, feature_corr) VALUES ('k', 0, 'ok', 0.25)")
-    with Store(path) as st:
-        row = st._con.execute("SELECT feature_corr, class_error FROM trials").fetchone()
-        assert tuple(row) == (0.25, None)
-        st.write_cell("k", [1], [{"trial": 1, "status": "ok", "test_mse": 0.1, "class_error": 0.05}], "ok")
-        assert st._con.execute("SELECT class_error FROM trials WHERE trial=1").fetchone()[0] == 0.05
-        assert st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
-    con = sqlite3.connect(tmp_path / "v2.sqlite.v2.bak")
-    assert "class_error" not in [r[1] for r in con.execute("PRAGMA table_info(trials)")]
-    con.close()

@@ -1,4 +1,4 @@
-"""depthlab command line: presets, show, run, results, plot, exponents, check, report, bench."""
+"""depthlab command line: presets, show, run, results, plot, exponents, check, report, store check, bench."""
 
 from __future__ import annotations
 
@@ -19,7 +19,14 @@ from rich.table import Table
 
 from depthlab.analysis import METRICS, AggregateRow, aggregate
 from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
-from depthlab.store import Store, StoreError, default_store_path
+from depthlab.store import Store, StoreError, default_store_path, integrity_check
+from depthlab.sweep.cluster import (
+    DEFAULT_RETRIES,
+    ClusterError,
+    dask_client,
+    execution_mode,
+    load_slurm_settings,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Experiments on why depth helps.")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -40,6 +47,10 @@ class Fmt(StrEnum):
 class Executor(StrEnum):
     local = "local"
     dask = "dask"
+
+
+class ClusterKind(StrEnum):
+    slurm = "slurm"
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
@@ -111,21 +122,47 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
     trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
     store: StoreOpt = None,
-    executor: Annotated[Executor, typer.Option(help="local (this process) or dask")] = Executor.local,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (default: a LocalCluster)")
+    workers: Annotated[
+        int | None, typer.Option(help="Run on a Dask LocalCluster of N worker processes on this machine")
     ] = None,
-    workers: Annotated[int, typer.Option(help="LocalCluster worker processes (dask executor)")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run on an existing Dask scheduler, e.g. tcp://host:8786")
+    ] = None,
+    cluster: Annotated[
+        ClusterKind | None, typer.Option(help="Run on SLURM jobs (dask-jobqueue), see --cluster-config")
+    ] = None,
+    cluster_config: Annotated[
+        Path | None, typer.Option(help="TOML file with a [slurm] table (queue, cores, memory, walltime, jobs...)")
+    ] = None,
+    retries: Annotated[
+        int, typer.Option(min=0, max=100, help="Dask: worker deaths / errors a cell survives before it fails")
+    ] = DEFAULT_RETRIES,
+    executor: Annotated[
+        Executor | None, typer.Option(help="Deprecated: local is the default, dask means --workers 1")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the grid and projected time; run nothing")
     ] = False,
 ) -> None:
-    """Run every cell of a preset's grid (resuming: finished cells are skipped), storing each at once."""
-    from depthlab.sweep.executors import plan, run_dask, run_local
+    """Run every cell of a preset's grid (resuming: finished cells are skipped), storing each at once.
 
+    In this process by default; --workers N, --scheduler ADDRESS or --cluster slurm run the cells as Dask
+    tasks, one per cell, and commit each result to the store as it arrives."""
+    from depthlab.sweep.executors import plan, run_local, run_on_client
+
+    try:
+        mode = execution_mode(workers, scheduler, cluster.value if cluster else None,
+                              executor.value if executor else None)
+        if cluster_config is not None and mode != "slurm":
+            raise ClusterError("--cluster-config is only used with --cluster slurm")
+        slurm = load_slurm_settings(cluster_config) if mode == "slurm" else None
+    except ClusterError as e:
+        raise _fail(str(e)) from None
+    if executor is not None:
+        err.print("note: --executor is deprecated: in-process is the default, use --workers N for Dask")
     p = _resolve(preset, set_, trials)
     with _store(store) as st:
-        pl = plan(p, st)
+        pl = plan(p, st, register=not dry_run)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
             f"[bold]{p.name}[/]: {len(pl.cells)} cells x {p.trials} trials "
@@ -181,10 +218,19 @@ def run(
                 )
 
             try:
-                if executor is Executor.dask:
-                    run_dask(pl, st, on_done, address=scheduler, n_workers=workers)
-                else:
+                if mode == "local":
                     run_local(pl, st, on_done)
+                else:
+                    where = {"workers": f"a LocalCluster of {workers or 1} workers", "scheduler": str(scheduler),
+                             "slurm": f"SLURM ({slurm.jobs if slurm else 1} jobs)"}[mode]
+                    with dask_client(mode, workers=workers, scheduler=scheduler, slurm=slurm, retries=retries) as cl:
+                        prog.console.print(f"running on {where}: scheduler {cl.scheduler.address}")
+                        name = {"workers": f"dask-local:{workers or 1}", "scheduler": f"dask:{scheduler}",
+                                "slurm": "dask-slurm"}[mode]
+                        run_on_client(pl, st, cl, on_done, retries=retries, executor=name)
+            except ClusterError as e:
+                prog.stop()
+                raise _fail(str(e)) from None
             except KeyboardInterrupt:
                 prog.stop()
                 err.print("interrupted: finished cells are stored; run the same command again to resume")
@@ -354,6 +400,93 @@ def check(
     n_fail = sum(not r.passed for _, r in res.check_results)
     console.print(f"{len(res.check_results) - n_fail} passed, {n_fail} failed")
     if n_fail:
+        raise typer.Exit(1)
+
+
+store_app = typer.Typer(no_args_is_help=True, help="Inspect the results store.")
+app.add_typer(store_app, name="store")
+
+
+def _print_report(title: str, rep: Any) -> None:
+    t = Table("finding", "count", "details", title=title)
+    t.add_row("complete cells", f"{rep.complete_cells}/{rep.expected_cells}", "")
+
+    def show(items: list[Any], limit: int = 8) -> str:
+        text = "; ".join(items[:limit])
+        return text + (f"; ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+    rows = [
+        ("missing cells", rep.missing_cells, [str(x) for x in rep.missing_cells]),
+        ("incomplete cells", rep.incomplete_cells, [f"{lab}: trials {m}" for lab, m in rep.incomplete_cells]),
+        ("duplicate trial rows", rep.duplicate_rows, [f"{lab} trial {t} x{k}" for lab, t, k in rep.duplicate_rows]),
+        ("trials computed twice", rep.recomputed, [f"{lab} trial {t} x{k}" for lab, t, k in rep.recomputed]),
+        ("failed cells", rep.failed_cells, [f"{lab}: {msg}" for lab, msg in rep.failed_cells]),
+    ]
+    for name, items, details in rows:
+        style = "[red]" if items else ""
+        t.add_row(f"{style}{name}", str(len(items)), show(details))
+    if rep.orphan_rows:
+        t.add_row("[red]trial rows without a run", str(rep.orphan_rows), "")
+    console.print(t)
+
+
+@store_app.command("check")
+def store_check(
+    preset: Annotated[
+        str | None, typer.Option(help="Preset to check (default: every stored sweep)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Check this configuration instead of the stored one")
+    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Expected trials per cell (with --preset)")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Verify the store: SQLite integrity, schema version, and per sweep the missing or incomplete cells,
+    duplicate or recomputed trials and failed cells. Exit 0 if all is well, 1 on a finding, 2 if unusable.
+
+    With --preset the latest stored sweep of the preset is checked, or with --set/--trials the configuration
+    they give (the same options as `depthlab run`)."""
+    from depthlab.sweep.executors import config_hash
+    from depthlab.sweep.grid import expand
+
+    path = store or default_store_path()
+    try:
+        integrity = integrity_check(path)
+    except StoreError as e:
+        raise _fail(str(e)) from None
+    if integrity != ["ok"]:
+        err.print(f"[bold red]integrity check failed[/] for {path} (left unchanged):", highlight=False)
+        for line in integrity[:20]:
+            err.print(f"  {line}", highlight=False)
+        raise typer.Exit(1)
+    checks: list[tuple[str, list[tuple[str, str]], int]] = []
+    with _store(path, readonly=True) as st:
+        if preset is not None and (set_ or trials is not None):
+            p = _resolve(preset, set_, trials)
+            cells = [(c.key, c.label) for c in expand(p)]
+            checks.append((f"{p.name} (config {config_hash(p)[:12]}, {p.trials} trials)", cells, p.trials))
+        else:
+            sweeps = [r for r in st.sweeps() if preset in (None, r["preset"])]
+            if preset is not None:
+                latest = st.latest_sweep(preset)
+                sweeps = [latest] if latest is not None else []
+                if not sweeps:
+                    raise _fail(f"no sweep of preset {preset!r} in {path}; pass --set/--trials to check a "
+                                "configuration, or run it first", 1)
+            for r in sweeps:
+                title = f"{r['preset']} (config {r['config_hash'][:12]}, {r['trials']} trials)"
+                checks.append((title, st.sweep_cells(int(r["sweep_id"])), int(r["trials"])))
+        version = st.schema_version()
+        console.print(f"{path}: integrity ok, schema version {version}, {len(checks)} sweep(s) to check")
+        all_ok = True
+        for title, cells, n_trials in checks:
+            rep = st.check(cells, n_trials)
+            _print_report(title, rep)
+            all_ok &= rep.ok
+        if not checks:
+            console.print("the store holds no sweeps")
+    console.print("[green]ok[/]: nothing missing, duplicated or failed" if all_ok else "[red]problems found[/]")
+    if not all_ok:
         raise typer.Exit(1)
 
 

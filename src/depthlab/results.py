@@ -184,7 +184,7 @@ def load_results(
         p = stored_preset(row["config_json"])
         sweep_id, trials = int(row["sweep_id"]), int(row["trials"])
         rows = st.trial_rows(sweep_id, trials)
-        runs = st.runs(sweep_id)
+        runs = st.sweep_runs(sweep_id)
         failed = st.failed_runs(sweep_id)
     if not rows:
         raise ResultsError(f"the stored sweep of {p.name!r} in {store} has no finished trials yet")

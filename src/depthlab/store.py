@@ -1,37 +1,84 @@
 """Durable results store: one SQLite file in WAL mode, one transaction per finished cell.
 
-Tables
-  sweeps       one row per distinct resolved preset configuration (name + config hash), last_used time
-  cells        one row per cell key (method x d x n with the full resolved config as JSON)
-  sweep_cells  which cells a sweep consists of
-  trials       one row per (cell, trial): status ok|diverged and the metric columns
-  runs         one row per execution of (part of) a cell: status ok|failed, message, timings, provenance
+Tables (schema version 3)
+  schema_version  one row per schema version applied to this file (version, applied time, depthlab version);
+                  the file's version is the largest. ``meta.schema_version`` mirrors it, so that older
+                  depthlab releases, which read ``meta``, refuse a newer file instead of misreading it.
+  sweeps          one row per distinct resolved preset configuration (name + config hash), last_used time
+  cells           one row per cell key (method x d x n with the full resolved config as JSON)
+  sweep_cells     which cells a sweep consists of
+  runs            one row per execution of (part of) a cell, with its provenance: status ok | diverged | failed
+                  (with the message), the trials it ran, start/end time and timings, depthlab version, git
+                  commit (if run from a checkout), JAX version, backend and device, host, config hash of the
+                  sweep, seed, executor; ``provenance_json`` keeps the rest (Python, CPU, pid, Dask worker)
+  trials          one row per (cell, trial): status ok | diverged, one REAL column per metric of
+                  ``analysis.METRICS``, and ``run_id``, the run that computed it (its provenance)
 
-Resume is a lookup: the trials of a cell already in ``trials`` are never recomputed. A reader never sees
-half a cell, and an interrupted write leaves the previous state intact (SQLite's atomic commit).
+Provenance is normalised: every trial row points to the run row that produced it; a failed cell has a run
+row (status failed, message) and no trial rows, and is run again on the next invocation.
+
+Durability: a cell's run row and trial rows are written in one transaction, so a reader, or a process
+killed at any moment, sees all of a cell or none of it. Resume is a lookup: the trials of a cell already
+in ``trials`` are never recomputed, and a trial row, once written, is never overwritten (a second
+computation of the same trial is recorded as a run and reported by ``check``, the first result stays).
+
+Bad files: a file that is not SQLite, is damaged, or is SQLite without depthlab's tables raises
+``StoreError`` before anything is written to it. A store of an older schema is copied to
+``<name>.v<old>.bak`` and then upgraded in one transaction.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import platform
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from depthlab import __version__
 from depthlab.analysis import METRICS
+from depthlab.provenance import environment, now
 
-SCHEMA_VERSION = 3  # 2: trials.feature_corr; 3: trials.class_error
+SCHEMA_VERSION = 4  # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error
 DEFAULT_STORE = "depthlab.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sweeps (
+# Provenance columns of ``runs`` (name -> SQL type); anything else goes to provenance_json.
+PROVENANCE_COLUMNS: dict[str, str] = {
+    "started": "TEXT",
+    "finished": "TEXT",
+    "depthlab_version": "TEXT",
+    "git_commit": "TEXT",
+    "jax_version": "TEXT",
+    "backend": "TEXT",
+    "device": "TEXT",
+    "host": "TEXT",
+    "config_hash": "TEXT",
+    "seed": "INTEGER",
+    "executor": "TEXT",
+}
+
+
+def _metric_columns() -> str:
+    return ", ".join(f"{m} REAL" for m in METRICS)
+
+
+def _provenance_columns() -> str:
+    return ", ".join(f"{k} {t}" for k, t in PROVENANCE_COLUMNS.items())
+
+
+def _schema() -> str:
+    return f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE schema_version (
+    version INTEGER PRIMARY KEY,
+    applied TEXT NOT NULL,
+    depthlab TEXT NOT NULL
+);
+CREATE TABLE sweeps (
     sweep_id INTEGER PRIMARY KEY AUTOINCREMENT,
     preset TEXT NOT NULL,
     config_hash TEXT NOT NULL UNIQUE,
@@ -40,7 +87,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
     created TEXT NOT NULL,
     last_used TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS cells (
+CREATE TABLE cells (
     cell_key TEXT PRIMARY KEY,
     preset TEXT NOT NULL,
     method TEXT NOT NULL,
@@ -50,22 +97,12 @@ CREATE TABLE IF NOT EXISTS cells (
     config_json TEXT NOT NULL,
     created TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sweep_cells (
+CREATE TABLE sweep_cells (
     sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),
     cell_key TEXT NOT NULL REFERENCES cells(cell_key),
     PRIMARY KEY (sweep_id, cell_key)
 );
-CREATE TABLE IF NOT EXISTS trials (
-    cell_key TEXT NOT NULL REFERENCES cells(cell_key),
-    trial INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    test_mse REAL, train_mse REAL, trivial_mse REAL, overlap_w REAL, overlap_h REAL, feature_corr REAL,
-    class_error REAL,
-    extra_json TEXT,
-    run_id INTEGER,
-    PRIMARY KEY (cell_key, trial)
-);
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     cell_key TEXT NOT NULL,
     trials_json TEXT NOT NULL,
@@ -73,7 +110,18 @@ CREATE TABLE IF NOT EXISTS runs (
     message TEXT,
     wall_s REAL, compile_s REAL, run_s REAL,
     created TEXT NOT NULL,
-    provenance_json TEXT
+    provenance_json TEXT,
+    {_provenance_columns()}
+);
+CREATE INDEX runs_cell ON runs(cell_key);
+CREATE TABLE trials (
+    cell_key TEXT NOT NULL REFERENCES cells(cell_key),
+    trial INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    {_metric_columns()},
+    extra_json TEXT,
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    PRIMARY KEY (cell_key, trial)
 );
 """
 
@@ -82,75 +130,203 @@ class StoreError(RuntimeError):
     """The store file cannot be used (not a SQLite database, corrupt, or from a newer schema)."""
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
 def default_store_path() -> Path:
     return Path(os.environ.get("DEPTHLAB_STORE", DEFAULT_STORE))
 
 
-def provenance() -> dict[str, str]:
-    import jax
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
 
-    return {
-        "depthlab": __version__,
-        "jax": jax.__version__,
-        "backend": jax.default_backend(),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "host": platform.node(),
-    }
+
+def _add_missing_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    have = _columns(con, table)
+    for name, sql_type in columns.items():
+        if name not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+
+
+def _to_v2(con: sqlite3.Connection) -> None:
+    _add_missing_columns(con, "trials", {m: "REAL" for m in METRICS})
+
+
+def _to_v3(con: sqlite3.Connection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, applied TEXT NOT NULL, depthlab TEXT NOT NULL)"
+    )
+    _add_missing_columns(con, "runs", PROVENANCE_COLUMNS)
+    con.execute("CREATE INDEX IF NOT EXISTS runs_cell ON runs(cell_key)")
+    # v2 kept provenance as JSON only; lift what it has into the columns
+    for col, key in (("depthlab_version", "depthlab"), ("jax_version", "jax"), ("backend", "backend"),
+                     ("host", "host")):
+        con.execute(
+            f"UPDATE runs SET {col} = json_extract(provenance_json, '$.{key}') "
+            f"WHERE {col} IS NULL AND json_valid(provenance_json)"
+        )
+
+
+# version -> step upgrading a store of version - 1; every step is idempotent and runs in one transaction.
+def _to_v4(con: sqlite3.Connection) -> None:
+    """trials.class_error; also completes v3 for a store that took another path to version 3 (idempotent)."""
+    _to_v3(con)
+    _add_missing_columns(con, "trials", {m: "REAL" for m in METRICS})
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """``<name>.v<version>.bak``, or ``<name>.v<version>.<i>.bak`` if that exists already."""
+    candidate = path.with_name(f"{path.name}.v{version}.bak")
+    i = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.v{version}.{i}.bak")
+        i += 1
+    return candidate
+
+
+@dataclass
+class CheckReport:
+    """What ``Store.check`` found; ``ok`` when nothing is wrong or missing."""
+
+    integrity: list[str]  # "ok", or SQLite's integrity_check messages
+    schema_version: int
+    expected_cells: int = 0
+    complete_cells: int = 0
+    missing_cells: list[str] = field(default_factory=list)  # labels of cells with no trial rows
+    incomplete_cells: list[tuple[str, list[int]]] = field(default_factory=list)  # (label, missing trials)
+    duplicate_rows: list[tuple[str, int, int]] = field(default_factory=list)  # (label, trial, count)
+    recomputed: list[tuple[str, int, int]] = field(default_factory=list)  # (label, trial, successful runs)
+    failed_cells: list[tuple[str, str]] = field(default_factory=list)  # (label, message) latest run failed
+    orphan_rows: int = 0  # trial rows whose run_id has no run row
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.integrity == ["ok"]
+            and not self.missing_cells
+            and not self.incomplete_cells
+            and not self.duplicate_rows
+            and not self.recomputed
+            and not self.failed_cells
+            and not self.orphan_rows
+        )
+
+
+def integrity_check(path: str | os.PathLike[str]) -> list[str]:
+    """SQLite's ``PRAGMA integrity_check`` of a file, read only; raises StoreError if it is not SQLite."""
+    p = Path(path)
+    if not p.is_file():
+        raise StoreError(f"results store {p} does not exist")
+    try:
+        con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        try:
+            return [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{p} is not a usable depthlab results store: {e}") from None
 
 
 class Store:
-    """The results store at ``path`` (created on first write)."""
+    """The results store at ``path`` (created on first write). ``readonly`` opens an existing store without
+    writing to it (except to upgrade an older schema, after a backup)."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
         if readonly and not self.path.exists():
             raise StoreError(f"results store {self.path} does not exist (run a preset first)")
+        if self.path.is_dir():
+            raise StoreError(f"results store {self.path} is a directory, not a file")
         try:
             self._con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._con.row_factory = sqlite3.Row
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._con.execute("PRAGMA foreign_keys=ON")
-            tables = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise StoreError(f"{self.path} is a SQLite file but not a depthlab results store")
-            if not readonly:
-                self._con.executescript(_SCHEMA)
-            self._check_schema(readonly)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open results store {self.path}: {e}") from None
+        try:
+            self._open(readonly)
         except sqlite3.DatabaseError as e:
+            self._con.close()
             raise StoreError(f"{self.path} is not a usable depthlab results store: {e}") from None
+        except StoreError:
+            self._con.close()
+            raise
 
-    def _check_schema(self, readonly: bool) -> None:
+    def _open(self, readonly: bool) -> None:
+        con = self._con
+        con.row_factory = sqlite3.Row
+        # look before writing anything: a foreign or damaged file must stay byte-for-byte as it is
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise StoreError(f"{self.path} is a SQLite file but not a depthlab results store")
+        if not tables:
+            if readonly:
+                raise StoreError(f"{self.path} is empty, not a depthlab results store (run a preset first)")
+            con.execute("PRAGMA journal_mode=WAL")
+            with self._transaction():
+                if con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+                    for stmt in _schema().split(";"):
+                        if stmt.strip():
+                            con.execute(stmt)
+                    self._set_version(SCHEMA_VERSION)
+        else:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this depthlab ({SCHEMA_VERSION}); "
+                    "upgrade depthlab to use it"
+                )
+            check = [str(r[0]) for r in con.execute("PRAGMA quick_check")]  # milliseconds for 10^5 trials
+            if check != ["ok"]:
+                raise StoreError(
+                    f"{self.path} is damaged (left unchanged; `depthlab store check` lists the problems): "
+                    + "; ".join(check[:3])
+                )
+            if version < SCHEMA_VERSION:
+                self._migrate(version)
+            if not readonly:
+                con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA foreign_keys=ON")
+        if readonly:
+            con.execute("PRAGMA query_only=ON")
+
+    def schema_version(self) -> int:
+        names = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" in names:
+            row = self._con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is not None:
+                return int(row[0])
         row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
-            if readonly:
-                raise StoreError(f"{self.path} has no schema version")
-            self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {row[0]}, newer than this depthlab ({SCHEMA_VERSION})"
-            )
-        elif int(row[0]) < SCHEMA_VERSION:
-            self._migrate(int(row[0]))
+            raise StoreError(f"{self.path} has no schema version; not a depthlab results store")
+        try:
+            return int(row[0])
+        except ValueError:
+            raise StoreError(f"{self.path} has an invalid schema version {row[0]!r}") from None
+
+    def _set_version(self, version: int) -> None:
+        self._con.execute(
+            "INSERT OR REPLACE INTO schema_version(version, applied, depthlab) VALUES (?,?,?)",
+            (version, now(), __version__),
+        )
+        self._con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(version),))
 
     def _migrate(self, version: int) -> None:
         """Upgrade an older store in place, after copying it to ``<name>.v<version>.bak``."""
-        backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
-        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        backup = backup_path(self.path, version)
         dst = sqlite3.connect(backup)
-        self._con.backup(dst)
-        dst.close()
-        with self._transaction() as con:
-            if version < 2:
-                con.execute("ALTER TABLE trials ADD COLUMN feature_corr REAL")
-            if version < 3:
-                con.execute("ALTER TABLE trials ADD COLUMN class_error REAL")
-            con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        try:
+            self._con.backup(dst)
+        finally:
+            dst.close()
+        with self._transaction():
+            current = self.schema_version()  # another process may have migrated meanwhile
+            for target in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](self._con)
+                if target >= 3:
+                    self._set_version(target)
+                else:
+                    self._con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(target),))
 
     def close(self) -> None:
         self._con.close()
@@ -176,33 +352,24 @@ class Store:
         self, preset: str, config_hash: str, config_json: str, trials: int, cells: Sequence[Any]
     ) -> int:
         """Create (or touch) the sweep of a resolved preset config and attach its cells; returns sweep_id."""
-        now = _now()
+        ts = now()
         with self._transaction() as con:
             row = con.execute("SELECT sweep_id FROM sweeps WHERE config_hash=?", (config_hash,)).fetchone()
             if row is None:
                 cur = con.execute(
                     "INSERT INTO sweeps(preset, config_hash, config_json, trials, created, last_used) "
                     "VALUES (?,?,?,?,?,?)",
-                    (preset, config_hash, config_json, trials, now, now),
+                    (preset, config_hash, config_json, trials, ts, ts),
                 )
                 sweep_id = int(cur.lastrowid or 0)
             else:
                 sweep_id = int(row[0])
-                con.execute("UPDATE sweeps SET last_used=? WHERE sweep_id=?", (now, sweep_id))
+                con.execute("UPDATE sweeps SET last_used=?, trials=? WHERE sweep_id=?", (ts, trials, sweep_id))
             for c in cells:
                 con.execute(
                     "INSERT OR IGNORE INTO cells(cell_key, preset, method, d, n, kappa, config_json, created) "
                     "VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        c.key,
-                        c.preset,
-                        c.method,
-                        c.d,
-                        c.n,
-                        c.kappa,
-                        json.dumps(c.identity(), sort_keys=True),
-                        now,
-                    ),
+                    (c.key, c.preset, c.method, c.d, c.n, c.kappa, json.dumps(c.identity(), sort_keys=True), ts),
                 )
                 con.execute("INSERT OR IGNORE INTO sweep_cells VALUES (?,?)", (sweep_id, c.key))
         return sweep_id
@@ -215,13 +382,20 @@ class Store:
         status: str,
         message: str = "",
         timings: dict[str, float] | None = None,
-    ) -> None:
-        """Record one execution of a cell and its trial rows, atomically."""
+        provenance: dict[str, Any] | None = None,
+    ) -> int:
+        """Record one execution of a cell (its run row with provenance) and its trial rows, atomically.
+        Returns the run id. Trial rows already stored are kept (the first result of a trial wins)."""
         t = timings or {}
+        prov = {**environment(), **(provenance or {})}
+        if status != "failed" and any(r.get("status") == "diverged" for r in rows):
+            status = "diverged"
+        cols = list(PROVENANCE_COLUMNS)
+        extra_prov = {k: v for k, v in prov.items() if k not in PROVENANCE_COLUMNS}
         with self._transaction() as con:
             cur = con.execute(
                 "INSERT INTO runs(cell_key, trials_json, status, message, wall_s, compile_s, run_s, created, "
-                "provenance_json) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"provenance_json, {', '.join(cols)}) VALUES ({', '.join('?' * (9 + len(cols)))})",
                 (
                     cell_key,
                     json.dumps(list(trials)),
@@ -230,15 +404,16 @@ class Store:
                     t.get("wall_s"),
                     t.get("compile_s"),
                     t.get("run_s"),
-                    _now(),
-                    json.dumps(provenance()),
+                    now(),
+                    json.dumps(extra_prov, sort_keys=True, default=str),
+                    *(prov.get(k) for k in cols),
                 ),
             )
-            run_id = cur.lastrowid
+            run_id = int(cur.lastrowid or 0)
             for r in rows:
                 extra = {k: v for k, v in r.items() if k not in (*METRICS, "trial", "status")}
                 con.execute(
-                    f"INSERT OR REPLACE INTO trials(cell_key, trial, status, {', '.join(METRICS)}, extra_json, "
+                    f"INSERT OR IGNORE INTO trials(cell_key, trial, status, {', '.join(METRICS)}, extra_json, "
                     f"run_id) VALUES ({', '.join('?' * (len(METRICS) + 5))})",
                     (
                         cell_key,
@@ -249,6 +424,7 @@ class Store:
                         run_id,
                     ),
                 )
+        return run_id
 
     # ---- reading ---------------------------------------------------------------------------------
     def done_trials(self, cell_key: str) -> set[int]:
@@ -266,6 +442,17 @@ class Store:
     def sweeps(self) -> list[sqlite3.Row]:
         return list(self._con.execute("SELECT * FROM sweeps ORDER BY sweep_id"))
 
+    def sweep_cells(self, sweep_id: int) -> list[tuple[str, str]]:
+        """(cell key, label) of the cells of a sweep, ordered by method, d, n."""
+        q = (
+            "SELECT c.cell_key, c.method, c.d, c.n, c.kappa FROM sweep_cells s JOIN cells c "
+            "ON c.cell_key = s.cell_key WHERE s.sweep_id = ? ORDER BY c.method, c.d, c.n"
+        )
+        return [
+            (r["cell_key"], f"{r['method']} d={r['d']} n={r['n']} (kappa={r['kappa']:.2f})")
+            for r in self._con.execute(q, (sweep_id,))
+        ]
+
     def trial_rows(self, sweep_id: int, trials: int | None = None) -> list[dict[str, Any]]:
         """Per-trial rows of a sweep (trials < ``trials`` when given), ordered by method, d, n, trial."""
         q = (
@@ -279,6 +466,11 @@ class Store:
         args: tuple[Any, ...] = (sweep_id, trials) if trials is not None else (sweep_id,)
         return [dict(r) for r in self._con.execute(q, args)]
 
+    def runs(self, cell_key: str | None = None) -> list[dict[str, Any]]:
+        """Run rows (provenance), oldest first; of one cell when given."""
+        q = "SELECT * FROM runs" + (" WHERE cell_key=?" if cell_key else "") + " ORDER BY run_id"
+        return [dict(r) for r in self._con.execute(q, (cell_key,) if cell_key else ())]
+
     def failed_runs(self, sweep_id: int) -> list[dict[str, Any]]:
         """The latest run of each cell of the sweep whose latest run failed."""
         q = (
@@ -288,12 +480,12 @@ class Store:
         )
         return [dict(r) for r in self._con.execute(q, (sweep_id,))]
 
-    def runs(self, sweep_id: int) -> list[dict[str, Any]]:
-        """Every recorded execution of the sweep's cells (method, d, n, status, timings, created) with its
-        provenance decoded from JSON (``{}`` when missing or unreadable); ordered by run_id."""
+    def sweep_runs(self, sweep_id: int) -> list[dict[str, Any]]:
+        """Every recorded execution of the sweep's cells (method, d, n, kappa and the run row: status, timings,
+        provenance columns), with ``provenance`` = provenance_json decoded plus the non-null provenance columns
+        (``{}`` when missing or unreadable); ordered by run_id."""
         q = (
-            "SELECT r.run_id, c.method, c.d, c.n, c.kappa, r.trials_json, r.status, r.message, r.wall_s, "
-            "r.compile_s, r.run_s, r.created, r.provenance_json FROM sweep_cells s "
+            "SELECT c.method, c.d, c.n, c.kappa, r.* FROM sweep_cells s "
             "JOIN cells c ON c.cell_key = s.cell_key JOIN runs r ON r.cell_key = c.cell_key "
             "WHERE s.sweep_id = ? ORDER BY r.run_id"
         )
@@ -304,7 +496,9 @@ class Store:
                 prov = json.loads(row.pop("provenance_json") or "{}")
             except (TypeError, ValueError):
                 prov = {}
-            row["provenance"] = prov if isinstance(prov, dict) else {"value": prov}
+            prov = prov if isinstance(prov, dict) else {"value": prov}
+            prov.update({k: row[k] for k in PROVENANCE_COLUMNS if row.get(k) is not None})
+            row["provenance"] = prov
             out.append(row)
         return out
 
@@ -315,3 +509,47 @@ class Store:
         )
         w, c, r, k = self._con.execute(q, (sweep_id,)).fetchone()
         return {"wall_s": w or 0.0, "compile_s": c or 0.0, "run_s": r or 0.0, "runs": k}
+
+    # ---- checking --------------------------------------------------------------------------------
+    def check(self, cells: Sequence[tuple[str, str]], trials: int) -> CheckReport:
+        """Integrity of the file and completeness of the given cells (key, label) for ``trials`` trials:
+        missing cells or trials, duplicate trial rows, trials computed by more than one successful run,
+        cells whose latest run failed, trial rows without a run."""
+        con = self._con
+        report = CheckReport(
+            integrity=[str(r[0]) for r in con.execute("PRAGMA integrity_check")],
+            schema_version=self.schema_version(),
+            expected_cells=len(cells),
+        )
+        want = set(range(trials))
+        for key, label in cells:
+            counts = Counter(
+                int(r[0]) for r in con.execute("SELECT trial FROM trials WHERE cell_key=?", (key,))
+            )
+            for trial, k in sorted(counts.items()):
+                if k > 1:
+                    report.duplicate_rows.append((label, trial, k))
+            missing = sorted(want - set(counts))
+            if not counts:
+                report.missing_cells.append(label)
+            elif missing:
+                report.incomplete_cells.append((label, missing))
+            else:
+                report.complete_cells += 1
+            runs = list(con.execute("SELECT status, message, trials_json FROM runs WHERE cell_key=? "
+                                    "ORDER BY run_id", (key,)))
+            computed: Counter[int] = Counter()
+            for r in runs:
+                if r["status"] != "failed":
+                    computed.update(int(t) for t in json.loads(r["trials_json"]))
+            for trial, k in sorted(computed.items()):
+                if k > 1:
+                    report.recomputed.append((label, trial, k))
+            if runs and runs[-1]["status"] == "failed" and missing:
+                report.failed_cells.append((label, str(runs[-1]["message"])))
+        report.orphan_rows = int(
+            con.execute(
+                "SELECT COUNT(*) FROM trials t LEFT JOIN runs r ON r.run_id = t.run_id WHERE r.run_id IS NULL"
+            ).fetchone()[0]
+        )
+        return report

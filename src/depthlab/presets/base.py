@@ -26,6 +26,11 @@ from depthlab.learners import LearnerConfig
 from depthlab.targets import TargetConfig
 from depthlab.theory import Prediction, Threshold
 
+MAX_D = 1_000_000
+MAX_SAMPLES = 10**9  # largest n = int(d^kappa) and n_test a preset may ask for
+MAX_NUM_KAPPA = 1000
+MAX_TRIALS = 100_000
+
 
 class PresetError(ValueError):
     """A preset name, override or value that cannot be used; the message names the field."""
@@ -41,10 +46,10 @@ class Preset(Config):
     d: int | list[int]
     kappa_min: float
     kappa_max: float
-    num_kappa: int = Field(ge=1)
-    trials: int = Field(ge=1)
-    seed: int = Field(default=0, ge=0)
-    n_test: int = Field(default=1000, ge=1)
+    num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA)
+    trials: int = Field(ge=1, le=MAX_TRIALS)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # a uint32 PRNG seed
+    n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES)
     precision: Literal["float32", "float64"] = "float32"
     checks: list[CheckConfig] = Field(default_factory=list)
     theory: dict[str, float] = Field(default_factory=dict)  # named thresholds (kappa), drawn on plots
@@ -57,8 +62,8 @@ class Preset(Config):
         ds = [v] if isinstance(v, int) else v
         if not ds:
             raise ValueError("d must name at least one dimension")
-        if any(x < 2 for x in ds):
-            raise ValueError(f"every d must be >= 2, got {ds}")
+        if any(x < 2 or x > MAX_D for x in ds):
+            raise ValueError(f"every d must be >= 2 and <= {MAX_D}, got {ds}")
         return v
 
     @field_validator("methods")
@@ -73,6 +78,10 @@ class Preset(Config):
         if self.kappa_min <= 0 or self.kappa_max < self.kappa_min:
             raise ValueError(f"need 0 < kappa_min <= kappa_max, got {self.kappa_min}, {self.kappa_max}")
         for d in self.ds:
+            if self.kappa_max * np.log(d) > np.log(MAX_SAMPLES):
+                raise ValueError(
+                    f"kappa_max={self.kappa_max} gives n = {d}^{self.kappa_max} > {MAX_SAMPLES:.0e} training samples"
+                )
             try:
                 self.target_for(d)
             except ValidationError as e:
@@ -152,9 +161,17 @@ def parse_value(raw: str) -> Any:
     return raw
 
 
+def _uses(check: dict[str, Any]) -> set[str]:
+    used = check.get("methods") or [check.get("method")]
+    return {m for m in used if isinstance(m, str)}
+
+
 def apply_overrides(preset: Preset, assignments: list[str], trials: int | None = None) -> Preset:
-    """Return the preset with ``key.path=value`` assignments applied and re-validated."""
+    """Return the preset with ``key.path=value`` assignments applied and re-validated. An override that
+    replaces ``methods`` also drops the preset's checks and predictions naming methods no longer there
+    (unless ``checks`` / ``predictions`` are overridden too)."""
     data = preset.model_dump()
+    touched: set[str] = set()
     for a in assignments:
         if "=" not in a:
             raise PresetError(f"override {a!r} is not of the form key=value (e.g. d=48, methods.joint.lr=0.5)")
@@ -169,6 +186,13 @@ def apply_overrides(preset: Preset, assignments: list[str], trials: int | None =
                 raise PresetError(f"override {a!r}: {where!r} is not a section of preset {preset.name!r}")
             node = node[k]
         node[keys[-1]] = parse_value(raw.strip())
+        touched.add(keys[0])
+    if "methods" in touched and isinstance(data.get("methods"), dict):
+        names = set(data["methods"])
+        if "checks" not in touched and isinstance(data.get("checks"), list):
+            data["checks"] = [c for c in data["checks"] if not isinstance(c, dict) or _uses(c) <= names]
+        if "predictions" not in touched and isinstance(data.get("predictions"), dict):
+            data["predictions"] = {m: v for m, v in data["predictions"].items() if m in names}
     if trials is not None:
         data["trials"] = trials
     try:

@@ -1,19 +1,28 @@
 """Executors: run the pending cells of a sweep and write each finished cell to the store at once.
 
 ``run_local`` runs cells in this process (compiling the next cells in the background while the current
-one runs); ``run_dask`` submits them to a Dask cluster (a LocalCluster, or an existing scheduler address)
-while this process stays the single writer of the store. Both skip what the store already holds.
+one runs); ``run_dask`` submits one task per cell to a Dask cluster (``cluster.py``: a LocalCluster, an
+existing scheduler, SLURM) and commits each result as it arrives, while this process stays the single
+writer of the store. Both skip what the store already holds, and run cells in decreasing cost.
+
+Test hook: ``$DEPTHLAB_TEST_CELL_DELAY`` (seconds) sleeps after each committed cell, so that tests can
+kill a sweep between two cells deterministically. It changes no result.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from depthlab.presets.base import Preset
 from depthlab.store import Store
+from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand
 from depthlab.sweep.runner import CellResult, enable_compilation_cache, prefetch, run_cell
 
@@ -35,9 +44,10 @@ class Task:
 @dataclass
 class Plan:
     preset: Preset
-    sweep_id: int
+    sweep_id: int | None  # None for a plan that was not registered in the store (dry run)
     cells: list[Cell]
     tasks: list[Task]  # what is still to run
+    config_hash: str = ""
 
     @property
     def total_cost(self) -> float:
@@ -61,25 +71,32 @@ def config_hash(preset: Preset) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def plan(preset: Preset, store: Store) -> Plan:
-    """Expand the preset, register its sweep in the store and list the (cell, missing trials) to run."""
+def plan(preset: Preset, store: Store, register: bool = True) -> Plan:
+    """Expand the preset, register its sweep in the store (unless ``register`` is False, for a dry run)
+    and list the (cell, missing trials) to run."""
     cells = expand(preset)
-    sweep_id = store.register_sweep(
-        preset.name, config_hash(preset), preset.model_dump_json(), preset.trials, cells
+    h = config_hash(preset)
+    sweep_id = (
+        store.register_sweep(preset.name, h, preset.model_dump_json(), preset.trials, cells) if register else None
     )
     tasks = []
     for c in cells:
-        missing = [t for t in range(preset.trials) if t not in store.done_trials(c.key)]
+        done = store.done_trials(c.key)
+        missing = [t for t in range(preset.trials) if t not in done]
         if missing:
             tasks.append(Task(c, missing))
-    return Plan(preset, sweep_id, cells, tasks)
+    return Plan(preset, sweep_id, cells, tasks, h)
 
 
 Callback = Callable[[Task, CellResult], None]
 
 
-def _record(store: Store, task: Task, res: CellResult) -> None:
-    store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings)
+def _record(store: Store, p: Plan, task: Task, res: CellResult, executor: str) -> None:
+    prov = {**res.provenance, "config_hash": p.config_hash, "seed": task.cell.seed, "executor": executor}
+    store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
+    delay = float(os.environ.get("DEPTHLAB_TEST_CELL_DELAY") or 0)
+    if delay > 0:
+        time.sleep(delay)
 
 
 def run_local(p: Plan, store: Store, on_done: Callback | None = None) -> None:
@@ -92,45 +109,70 @@ def run_local(p: Plan, store: Store, on_done: Callback | None = None) -> None:
         prefetch(task.cell, len(task.trials))
     for task in tasks:
         res = run_cell(task.cell, task.trials)
-        _record(store, task, res)
+        _record(store, p, task, res, "local")
         if on_done:
             on_done(task, res)
 
 
 def _run_on_worker(cell: Cell, trials: list[int]) -> CellResult:
     enable_compilation_cache()
-    return run_cell(cell, trials)
+    res = run_cell(cell, trials)
+    try:
+        from distributed import get_worker
+
+        res.provenance["worker"] = get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        pass
+    return res
 
 
 def run_dask(
-    p: Plan, store: Store, on_done: Callback | None = None, address: str | None = None, n_workers: int = 1
+    p: Plan,
+    store: Store,
+    on_done: Callback | None = None,
+    address: str | None = None,
+    n_workers: int = 1,
+    *,
+    client: Any = None,
+    retries: int = DEFAULT_RETRIES,
 ) -> None:
-    """Run the plan's tasks on Dask: ``address`` of an existing scheduler, or a LocalCluster of
-    ``n_workers`` single-threaded worker processes. Results are written here as they complete."""
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise RuntimeError("the dask executor needs `pip install depthlab[dask]`") from e
-    cluster = None
-    if address is None:
-        cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
+    """Run the plan's tasks on Dask, one task per cell: on ``client`` if given, else on the scheduler at
+    ``address``, else on a LocalCluster of ``n_workers`` single-threaded worker processes. Each result is
+    committed to the store as soon as it arrives (one transaction per cell), in completion order."""
+    if client is None:
+        mode = "scheduler" if address is not None else "workers"
+        name = f"dask:{address}" if address is not None else f"dask-local:{n_workers}"
+        with dask_client(mode, workers=n_workers, scheduler=address, retries=retries) as c:
+            run_on_client(p, store, c, on_done, retries=retries, executor=name)
     else:
-        client = Client(address)
-    try:
-        futures = {client.submit(_run_on_worker, t.cell, t.trials, pure=False): t for t in p.tasks}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as e:  # a lost worker or an unpicklable error: record, keep going
-                res = CellResult(task.cell, [], "failed", f"{type(e).__name__}: {e}", {})
-            _record(store, task, res)
-            if on_done:
-                on_done(task, res)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        run_on_client(p, store, client, on_done, retries=retries)
+
+
+def run_on_client(
+    p: Plan, store: Store, client: Any, on_done: Callback | None = None, *, retries: int = DEFAULT_RETRIES,
+    executor: str | None = None,
+) -> None:
+    """Submit every task (largest first) to a ``distributed.Client`` and store results as they complete.
+    A task that raised is rerun up to ``retries`` times by Dask; a lost worker's tasks are rescheduled by
+    the scheduler (see ``cluster.py``); a task that still fails is recorded as a failed cell."""
+    from distributed import as_completed
+
+    name = executor or f"dask:{client.scheduler.address}"
+    tasks = sorted(p.tasks, key=lambda t: -t.cost)
+    token = uuid.uuid4().hex[:12]  # task keys unique to this invocation: two clients never share a task
+    futures = {
+        client.submit(
+            _run_on_worker, t.cell, t.trials, pure=False, retries=retries, key=f"cell-{t.cell.key}-{token}"
+        ): t
+        for t in tasks
+    }
+    for fut in as_completed(list(futures)):
+        task = futures.pop(fut)
+        try:
+            res = fut.result()
+        except Exception as e:  # the scheduler gave up on it (e.g. KilledWorker): record, keep going
+            res = CellResult(task.cell, [], "failed", f"{type(e).__name__}: {e}", {})
+        fut.release()
+        _record(store, p, task, res, name)
+        if on_done:
+            on_done(task, res)

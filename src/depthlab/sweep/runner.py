@@ -30,6 +30,7 @@ import numpy as np
 from jax import Array
 
 from depthlab import metrics
+from depthlab.provenance import environment, now
 from depthlab.sweep.grid import Cell
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one batch of vmapped trials
@@ -42,6 +43,7 @@ class CellResult:
     status: str  # "ok" | "failed"
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # where and when it ran (``provenance.py``)
 
 
 def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path:
@@ -148,6 +150,7 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
     """Run the given trials of a cell. Divergence (non-finite metrics) is a per-trial status, and an
     exception is a failed cell with its message, never a crash of the sweep."""
     jax.config.update("jax_enable_x64", cell.precision == "float64")
+    prov: dict[str, Any] = {"started": now()}
     t0 = time.perf_counter()
     timings = {"compile_s": 0.0, "run_s": 0.0}
     rows: list[dict[str, Any]] = []
@@ -174,6 +177,8 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
                 })
     except Exception as e:  # recorded as a failed cell; the sweep goes on
         timings["wall_s"] = time.perf_counter() - t0
-        return CellResult(cell, [], "failed", f"{type(e).__name__}: {e}", timings)
+        prov.update(environment(), finished=now())
+        return CellResult(cell, [], "failed", f"{type(e).__name__}: {e}", timings, prov)
     timings["wall_s"] = time.perf_counter() - t0
-    return CellResult(cell, rows, "ok", "", timings)
+    prov.update(environment(), finished=now())
+    return CellResult(cell, rows, "ok", "", timings, prov)
