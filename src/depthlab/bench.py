@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -34,20 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from depthlab.presets import apply_overrides, get_preset
+from depthlab.provenance import cpu_model
 from depthlab.sweep.grid import Cell, expand
 from depthlab.sweep.runner import _compile_data, run_cell
 
 THROUGHPUT_FILE = Path.home() / ".cache" / "depthlab" / "throughput.json"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def gemm_peak(dtype: Any, sizes: tuple[int, ...] = (512, 1024, 2048), seconds: float = 1.0) -> dict[int, float]:
@@ -264,7 +254,7 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
     peak64 = gemm_peak(jnp.float64)
     jax.config.update("jax_enable_x64", False)
     peak = max(peak32.values())
-    report: dict[str, Any] = {"cpu": cpu_name(), "jax": jax.__version__, "gemm_fp32_gflops": peak32,
+    report: dict[str, Any] = {"cpu": cpu_model(), "jax": jax.__version__, "gemm_fp32_gflops": peak32,
                               "gemm_fp64_gflops": peak64, "peak_fp32": peak}
     if want("learners"):
         report["learners"] = learner_section(peak)
