@@ -20,11 +20,10 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import PositiveFloat, PositiveInt, field_validator
 
-from depthlab.learners.base import LearnerSpec
 from depthlab.learners.common import uniform_bias
-from depthlab.learners.two_sigmoid import input_scale, resolve_width
+from depthlab.learners.two_sigmoid import PolynomialWidth, input_scale
 from depthlab.targets.activations import get_activation
 
 
@@ -58,13 +57,11 @@ def shallow_gradient(p: ShallowParams, x: Array, y: Array, act: str) -> ShallowP
     return ShallowParams(w=g.T @ xs, b=g.sum(0), u=h.T @ r, u0=r.sum(), scale=jnp.zeros_like(p.scale))
 
 
-class ShallowGD(LearnerSpec):
-    """u^T s(W x~ + b) + u_0, every parameter trained by full-batch GD from a standard init."""
+class ShallowGD(PolynomialWidth):
+    """u^T s(W x~ + b) + u_0, every parameter trained by full-batch GD from a standard init; width d^2 by
+    default, matched to the depth-2 learner's."""
 
     kind: Literal["shallow_gd"] = "shallow_gd"
-    p: PositiveInt | None = None  # width; None: int(width_coef d^width_power)
-    width_coef: PositiveFloat = 1.0
-    width_power: float = Field(2.0, ge=0.0, le=3.0)  # matched to the depth-2 learner's width
     activation: str = "sigmoid"  # a sigmoidal hidden layer: bounded, so heavy-tailed inputs cannot blow up GD
     lr: PositiveFloat = 1.0  # constant step size ("standard GD": no tuning to the target)
     steps: PositiveInt = 4000  # full-batch GD iterations, as the depth-2 learner
@@ -74,15 +71,6 @@ class ShallowGD(LearnerSpec):
     def _known(cls, v: str) -> str:
         get_activation(v)
         return v
-
-    def resolve(self, d: int, n: int, n_max: int) -> ShallowGD:
-        return self.model_copy(update={"p": resolve_width(self.p, self.width_coef, self.width_power, d)})
-
-    @property
-    def width(self) -> int:
-        if self.p is None:
-            raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
-        return self.p
 
     def init(self, key: Array, x: Array) -> ShallowParams:
         d, p = x.shape[-1], self.width

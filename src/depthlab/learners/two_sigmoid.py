@@ -50,6 +50,24 @@ def resolve_width(p: int | None, coef: float, power: float, d: int) -> int:
     return p if p is not None else max(1, int(coef * d**power))
 
 
+class PolynomialWidth(LearnerSpec):
+    """A hidden layer of width p = int(width_coef d^width_power) unless p is given (polynomial in d, as the
+    Safran & Lee upper bound allows)."""
+
+    p: PositiveInt | None = None  # width; None: int(width_coef d^width_power)
+    width_coef: PositiveFloat = 1.0
+    width_power: float = Field(2.0, ge=0.0, le=3.0)  # m = d^2
+
+    def resolve(self, d: int, n: int, n_max: int) -> PolynomialWidth:
+        return self.model_copy(update={"p": resolve_width(self.p, self.width_coef, self.width_power, d)})
+
+    @property
+    def width(self) -> int:
+        if self.p is None:
+            raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
+        return self.p
+
+
 def output_gradient(theta: Array, a: Array, y: Array, loss: str, output: str) -> Array:
     """grad_theta F for the output neuron (module docstring), a = [phi, 1] of shape (n, p+1)."""
     u = a @ theta
@@ -70,13 +88,10 @@ def output_loss(theta: Array, a: Array, y: Array, loss: str, output: str) -> Arr
     return 0.5 * jnp.mean((jax.nn.sigmoid(u) - y) ** 2)
 
 
-class TwoSigmoid(LearnerSpec):
+class TwoSigmoid(PolynomialWidth):
     """sigma(v^T sigma(W x + b) + v_0), W, b frozen at random, (v, v_0) by GD (module docstring)."""
 
     kind: Literal["two_sigmoid"] = "two_sigmoid"
-    p: PositiveInt | None = None  # width; None: int(width_coef d^width_power)
-    width_coef: PositiveFloat = 1.0
-    width_power: float = Field(2.0, ge=0.0, le=3.0)  # m = d^2: polynomial width, as the upper bound allows
     weight_scale: PositiveFloat = 1.0  # w.x ~ N(0, 1) at the median radius: features vary across the boundary
     bias_scale: float = Field(3.0, ge=0.0)  # thresholds spread over the sigmoid's non-linear range
     symmetric: bool = True  # units in pairs (w, b), (-w, b): odd powers of w.x cancel, the pair sum is even
@@ -92,15 +107,6 @@ class TwoSigmoid(LearnerSpec):
         if self.output == "linear" and self.lr >= 2.0:
             raise ValueError(f"lr = {self.lr} >= 2 with output 'linear': GD on the quadratic loss can diverge")
         return self
-
-    def resolve(self, d: int, n: int, n_max: int) -> TwoSigmoid:
-        return self.model_copy(update={"p": resolve_width(self.p, self.width_coef, self.width_power, d)})
-
-    @property
-    def width(self) -> int:
-        if self.p is None:
-            raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
-        return self.p
 
     def curvature(self) -> float:
         if self.output == "linear":
