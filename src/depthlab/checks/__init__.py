@@ -73,11 +73,13 @@ class CheckContext:
     def d(self) -> int:
         return max(r.d for r in self.rows)
 
-    def value(self, method: str, metric: str, where: Where) -> tuple[float, float]:
-        """(kappa, median metric) of ``method`` at the smallest / largest kappa of the largest d."""
-        rows = [r for r in self.rows if r.method == method and r.d == self.d]
+    def value(self, method: str, metric: str, where: Where, d: int | None = None) -> tuple[float, float]:
+        """(kappa, median metric) of ``method`` at the smallest / largest kappa of dimension d (default: the
+        largest d of the sweep)."""
+        d = self.d if d is None else d
+        rows = [r for r in self.rows if r.method == method and r.d == d]
         if not rows:
-            raise LookupError(f"no results for method {method!r} at d={self.d}")
+            raise LookupError(f"no results for method {method!r} at d={d}")
         row = max(rows, key=lambda r: r.kappa) if where == "kappa_max" else min(rows, key=lambda r: r.kappa)
         return row.kappa, row.stat(metric)
 
@@ -255,11 +257,7 @@ class ExponentBoundCheck(_ExponentCheck):
 # ---- checks across every d of the sweep (error vs d: Safran & Lee 2022) ------------------------------
 def value_at_d(ctx: CheckContext, method: str, metric: str, d: int, where: Where) -> tuple[float, float]:
     """(kappa, median metric) of ``method`` at the smallest / largest kappa of dimension d."""
-    rows = [r for r in ctx.rows if r.method == method and r.d == d]
-    if not rows:
-        raise LookupError(f"no results for method {method!r} at d={d}")
-    row = max(rows, key=lambda r: r.kappa) if where == "kappa_max" else min(rows, key=lambda r: r.kappa)
-    return row.kappa, row.stat(metric)
+    return ctx.value(method, metric, where, d)
 
 
 def _dims(ctx: CheckContext) -> list[int]:
