@@ -113,3 +113,15 @@ def test_divergence_is_recorded_not_raised(tiny):
     assert res.status == "ok"
     assert [r["status"] for r in res.rows] == ["diverged", "diverged"]
     assert all(r["test_mse"] is None for r in res.rows)
+
+
+def test_local_sweep_releases_compiled_programs(tmp_path, tiny):
+    """A long sweep must not keep every cell's compiled program loaded (they hold memory mappings)."""
+    from depthlab.sweep import runner
+
+    runner._PROGRAMS.clear()
+    with Store(tmp_path / "s.sqlite") as st:
+        p = plan(tiny, st)
+        run_local(p, st, window=2)
+        assert st.done_trials(p.tasks[0].cell.key) == {0, 1}
+    assert runner._PROGRAMS == {}

@@ -130,6 +130,19 @@ def prefetch(cell: Cell, num_trials: int, memory_budget: int | None = None) -> N
     _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk))
 
 
+def release(cell: Cell, num_trials: int, memory_budget: int | None = None) -> None:
+    """Drop a finished cell's compiled programs from this process. Every loaded program holds memory
+    mappings; keeping all of a long sweep's (hundreds of cells) exhausted them (the JIT failed with "Cannot
+    allocate memory" after 243 cells of ``damian2022-multi-index``). A later cell that needs the same data
+    program reloads it from the persistent compilation cache."""
+    chunk = chunk_size(cell, num_trials, memory_budget)
+    with _LOCK:
+        for key in (_data_key(cell, chunk), _fit_key(cell, chunk)):
+            fut = _PROGRAMS.get(key)
+            if fut is not None and fut.done():
+                del _PROGRAMS[key]
+
+
 def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     """(data program, fit program, seconds spent waiting for compilation), compiled once per process."""
     t0 = time.perf_counter()
