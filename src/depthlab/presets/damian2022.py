@@ -104,7 +104,7 @@ def _transfer(quick: bool) -> Preset:
         "name": "damian2022-transfer" + ("-quick" if quick else ""),
         "paper": "damian2022",
         "description": "transfer: head on a pretrained first layer vs one-step net, cubic kernel, RF from scratch",
-        "est_runtime": "~3 min warm" if quick else "~20 min projected",
+        "est_runtime": "~3 min warm" if quick else "~11 min",
         "target": {"family": "multi_index", "r": R, "p": P, "head": "transfer", "source_head": "source",
                    "source_coef": 16.0},
         "methods": TRANSFER_METHODS,
