@@ -1,12 +1,15 @@
 """Store round-trip, resume after interruption, divergence as a recorded outcome (more on the store in
 test_durability.py, on Dask in test_execution.py)."""
 
+from dataclasses import replace
+
 import pytest
 
 from depthlab.presets import apply_overrides, get_preset
 from depthlab.store import Store
 from depthlab.sweep import plan, run_cell, run_local
 from depthlab.sweep.grid import expand
+from depthlab.sweep.runner import blocks, computed_trials
 
 from ._tiny import TINY_OVERRIDES
 
@@ -96,14 +99,35 @@ def test_more_trials_only_runs_the_new_ones(tmp_path, tiny):
     assert old == first
 
 
-def test_same_seed_same_numbers_and_common_data_across_methods(tiny):
+def test_a_trials_numbers_do_not_depend_on_which_trials_were_asked_for(tiny):
+    """Bit-identical promise: trial t runs in block t // B of one compiled program, so asking for it alone,
+    with others, or in another order gives the same bits; another seed or trial gives other numbers."""
     cells = [c for c in expand(tiny) if c.n == max(c.n for c in expand(tiny))]
-    a = run_cell(cells[0], [0, 1])
-    b = run_cell(cells[0], [1])
-    assert a.rows[1] == {**b.rows[0]}
+    cell = next(c for c in cells if c.method == "layerwise")
+    assert cell.block() == tiny.trial_block == 2
+    every = {r["trial"]: r for r in run_cell(cell, [0, 1, 2, 3, 4]).rows}
+    assert sorted(every) == [0, 1, 2, 3, 4]  # block-mates nobody asked for (trial 5) are not returned
+    for asked in ([1], [2], [4], [3, 1]):
+        got = {r["trial"]: r for r in run_cell(cell, asked).rows}
+        assert sorted(got) == sorted(asked)
+        assert all(got[t] == every[t] for t in asked), asked
+    # the equality above is not vacuous: a different trial or seed changes the numbers
+    assert every[0]["test_mse"] != every[1]["test_mse"]
+    other = run_cell(replace(cell, seed=cell.seed + 1), [1]).rows[0]
+    assert other["test_mse"] != every[1]["test_mse"] and other["trivial_mse"] != every[1]["trivial_mse"]
     # every method sees the same test set: identical trivial error E f*^2 per trial
     triv = {c.method: [r["trivial_mse"] for r in run_cell(c, [0, 1]).rows] for c in cells}
     assert len({tuple(v) for v in triv.values()}) == 1
+
+
+def test_trial_blocks_are_fixed_by_the_cell_not_by_the_trial_count(tiny):
+    cell = next(c for c in expand(apply_overrides(tiny, ["trial_block=3"])) if c.method == "two_layer")
+    assert cell.block() == 3 and blocks([4], 3) == [[3, 4, 5]] and blocks([0, 5, 1], 3) == [[0, 1, 2], [3, 4, 5]]
+    assert computed_trials(cell, [0, 1, 2, 3]) == 6
+    assert cell.block(budget=1) == 1  # a block that does not fit the memory budget shrinks (same for all trials)
+    assert cell.key != next(c for c in expand(tiny) if c.method == "two_layer" and c.n == cell.n).key
+    whole = {r["trial"]: r for r in run_cell(cell, [0, 1, 2, 3]).rows}
+    assert run_cell(cell, [3]).rows[0] == whole[3] and run_cell(cell, [1]).rows[0] == whole[1]
 
 
 def test_divergence_is_recorded_not_raised(tiny):
@@ -115,13 +139,15 @@ def test_divergence_is_recorded_not_raised(tiny):
     assert all(r["test_mse"] is None for r in res.rows)
 
 
-def test_local_sweep_releases_compiled_programs(tmp_path, tiny):
+def test_local_sweep_releases_compiled_programs(tmp_path, tiny, monkeypatch):
     """A long sweep must not keep every cell's compiled program loaded (they hold memory mappings)."""
     from depthlab.sweep import runner
 
     runner._PROGRAMS.clear()
+    monkeypatch.setattr(runner, "KEEP_RECENT", 3)
     with Store(tmp_path / "s.sqlite") as st:
         p = plan(tiny, st)
         run_local(p, st, window=2)
         assert st.done_trials(p.tasks[0].cell.key) == {0, 1}
-    assert runner._PROGRAMS == {}
+    assert runner._PROGRAMS == {}  # every finished cell's programs were released
+    assert len(runner._RECENT) == 3  # of which only the last few stay loaded

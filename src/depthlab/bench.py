@@ -153,13 +153,13 @@ import json, sys
 from depthlab.bench import _short, peak_rss_mib
 from depthlab.presets import get_preset
 from depthlab.sweep.grid import expand
-from depthlab.sweep.runner import chunk_size, run_cell
+from depthlab.sweep.runner import run_cell
 p = get_preset("dandi2025-example")
 cell = next(c for c in expand(p) if c.method == sys.argv[1] and c.n == max(x.n for x in expand(p)))
 cell = _short(cell, 16) if cell.method != "kernel" else cell
 before = peak_rss_mib()
 res = run_cell(cell, list(range(p.trials)))
-chunk = chunk_size(cell, p.trials)
+chunk = cell.block()
 print(json.dumps({"status": res.status, "message": res.message, "chunk": chunk,
                   "estimate_mib": chunk * cell.learner.memory_bytes(cell.d, cell.n) / 2**20,
                   "baseline_mib": before, "maxrss_mib": peak_rss_mib()}))

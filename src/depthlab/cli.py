@@ -27,6 +27,7 @@ from depthlab.sweep.cluster import (
     execution_mode,
     load_slurm_settings,
 )
+from depthlab.sweep.runner import computed_trials
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Experiments on why depth helps.")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -169,7 +170,8 @@ def run(
             f"({len(pl.tasks)} to run, {done} complete) -> {st.path}"
         )
         if dry_run:
-            t = Table("method", "d", "n", "kappa", "trials to run", "GFLOP", "MiB/trial", "feasible")
+            t = Table("method", "d", "n", "kappa", "trials to run", "computed (blocks)", "GFLOP", "MiB/trial",
+                      "feasible")
             for task in pl.tasks:
                 c = task.cell
                 try:
@@ -179,7 +181,8 @@ def run(
                     ok = f"[red]no[/]: {e}"
                 mib = c.learner.memory_bytes(c.d, c.n) / 2**20
                 t.add_row(c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
-                          f"{task.cost / 1e9:.0f}", f"{mib:.0f}", ok)
+                          f"{computed_trials(c, task.trials)} ({c.block()}/block)", f"{task.cost / 1e9:.0f}",
+                          f"{mib:.0f}", ok)
             console.print(t)
             from depthlab.bench import THROUGHPUT_FILE, load_throughput
 

@@ -48,6 +48,13 @@ class Preset(Config):
     kappa_max: float
     num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA)
     trials: int = Field(ge=1, le=MAX_TRIALS)
+    trial_block: int = Field(
+        default=2, ge=1, le=64,
+        description="trials vmapped together in one compiled call. Trial t always runs in block t // B with "
+        "trials B*(t//B) ... B*(t//B)+B-1 (computed, the unasked ones discarded), so its numbers never depend on "
+        "how many trials were asked for; part of a cell's identity (a different block size changes the last "
+        "float32 bits). Large cells use fewer if B trials exceed the memory budget ($DEPTHLAB_MEMORY_BUDGET).",
+    )
     seed: int = Field(default=0, ge=0, le=2**32 - 1)  # a uint32 PRNG seed
     n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES)
     precision: Literal["float32", "float64"] = "float32"

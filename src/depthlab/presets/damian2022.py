@@ -85,7 +85,7 @@ def _multi_index(quick: bool) -> Preset:
         # 0.168 (measured, 5 trials): its n* is censored there, and a censored smallest d leaves no slope
         "d": [8, 16, 32] if quick else [12, 16, 24, 32, 48],
         "kappa_min": 1.5, "kappa_max": 3.2, "num_kappa": 9 if quick else 14,
-        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         "checks": [
             _ordering("two_layer_step", "kernel_poly"),
             {"kind": "rises", "name": "first layer aligns with span(U)", "method": "two_layer_step",
@@ -112,7 +112,7 @@ def _transfer(quick: bool) -> Preset:
         # n* of the transferred head is a first crossing of a noisy median: with 12 kappa points and 3 trials
         # one noisy median moved n*(d=16) by 2x (slope 0.63); 16 points and 5 trials measure -0.01
         "kappa_min": 1.0, "kappa_max": 3.0, "num_kappa": 16,
-        "trials": 5, "seed": 0, "n_test": 4096,
+        "trials": 5, "trial_block": 5, "seed": 0, "n_test": 4096,
         "checks": [
             {"kind": "exponent_ordering", "name": "transfer grows slower than the cubic kernel",
              "methods": ["transfer", "kernel_poly"], "threshold": THRESHOLD, "margin": 1.0},

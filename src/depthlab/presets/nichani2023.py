@@ -76,7 +76,7 @@ def _quadratic(name: str, link: str, what: str, quick: bool) -> Preset:
         "methods": {"three_layer": THREE_LAYER_QUADRATIC, **BASELINES},
         "d": 16 if quick else [8, 12, 16, 24],
         "kappa_min": 2.5 if quick else 2.0, "kappa_max": 3.5, "num_kappa": 5 if quick else 7,
-        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         "checks": [*_beats(list(BASELINES)), _learns(0.15), _feature(0.9)],
         "threshold": Threshold(value=0.15, relative_to=None),  # absolute: E f*^2 = 1
         "predictions": _predictions("quadratic", link),
@@ -93,7 +93,7 @@ def _single_index(quick: bool) -> Preset:
         "methods": {"three_layer": THREE_LAYER_SINGLE, **BASELINES},
         "d": 16 if quick else [16, 32, 64],
         "kappa_min": 1.5 if quick else 1.0, "kappa_max": 3.0 if quick else 2.5, "num_kappa": 4 if quick else 7,
-        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         # single-index is the paper's sanity instance: no gain over 2-layer nets is claimed, only learning
         "checks": [*_beats(["kernel", "random_features"]), _learns(0.1), _feature(0.95)],
         "threshold": Threshold(value=0.1, relative_to=None),

@@ -74,7 +74,7 @@ def _preset(law: str, quick: bool) -> Preset:
         "methods": _methods(law, wide=not quick),
         "d": [8, 12, 16] if quick else [8, 16, 24, 32],
         "kappa_min": 1.5, "kappa_max": 3.0 if quick else 2.75, "num_kappa": 4 if quick else 6,
-        "trials": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         "checks": _checks(law),
     })
 

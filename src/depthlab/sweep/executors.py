@@ -24,7 +24,14 @@ from depthlab.presets.base import Preset
 from depthlab.store import Store
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand
-from depthlab.sweep.runner import CellResult, enable_compilation_cache, prefetch, release, run_cell
+from depthlab.sweep.runner import (
+    CellResult,
+    computed_trials,
+    enable_compilation_cache,
+    prefetch,
+    release,
+    run_cell,
+)
 
 # Per-cell fixed cost (compilation, data generation) in FLOP-equivalents, for progress ETAs and projections.
 CELL_OVERHEAD_FLOPS = 4e11
@@ -38,7 +45,8 @@ class Task:
 
     @property
     def cost(self) -> float:
-        return len(self.trials) * self.cell.learner.flops(self.cell.d, self.cell.n) + CELL_OVERHEAD_FLOPS
+        c = self.cell
+        return computed_trials(c, self.trials) * c.learner.flops(c.d, c.n) + CELL_OVERHEAD_FLOPS
 
 
 @dataclass
@@ -110,13 +118,13 @@ def run_local(p: Plan, store: Store, on_done: Callback | None = None, window: in
     enable_compilation_cache()
     tasks = sorted(p.tasks, key=lambda t: -t.cost)
     for task in tasks[:window]:
-        prefetch(task.cell, len(task.trials))
+        prefetch(task.cell)
     for i, task in enumerate(tasks):
         if i + window < len(tasks):
             ahead = tasks[i + window]
-            prefetch(ahead.cell, len(ahead.trials))
+            prefetch(ahead.cell)
         res = run_cell(task.cell, task.trials)
-        release(task.cell, len(task.trials))
+        release(task.cell)
         _record(store, p, task, res, "local")
         if on_done:
             on_done(task, res)
@@ -125,7 +133,7 @@ def run_local(p: Plan, store: Store, on_done: Callback | None = None, window: in
 def _run_on_worker(cell: Cell, trials: list[int]) -> CellResult:
     enable_compilation_cache()
     res = run_cell(cell, trials)
-    release(cell, len(trials))
+    release(cell)
     try:
         from distributed import get_worker
 

@@ -1,9 +1,10 @@
 """Grid expansion: a preset becomes self-contained cells (method x d x n), each with its trials.
 
 Cell key = SHA-256 of the canonical JSON of everything that determines a trial's numbers (method name,
-resolved target and learner specs, n, test size, seed, precision, algorithm version) and NOT the number
-of trials: trial t of a cell is the same computation whatever the trial count, so raising ``trials``
-only runs the new ones.
+resolved target and learner specs, n, test size, seed, precision, trial block, algorithm version) and NOT
+the number of trials: trial t of a cell is the same computation whatever the trial count (it always runs in
+block t // B of the same compiled program, ``runner.run_cell``), so raising ``trials`` only runs the new ones
+and gives the old ones bit for bit.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from depthlab.learners.base import LearnerSpec
 from depthlab.presets.base import Preset
 from depthlab.targets.base import TargetSpec
 
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block of vmapped trials
+
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
-ALGORITHM_VERSION = 3  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation
+ALGORITHM_VERSION = 4  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
+# 4: trials run in fixed blocks of ``trial_block`` (before: batches sized by the trial count; last-bit changes)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,18 @@ class Cell:
     seed: int
     precision: str
     trials: int
+    trial_block: int = 2
+
+    def block(self, budget: int | None = None) -> int:
+        """Trials per compiled call: ``trial_block``, fewer only if that many exceed the memory budget
+        (``$DEPTHLAB_MEMORY_BUDGET``, default 2 GiB). Depends on the cell and the budget, never on how many
+        trials are asked for."""
+        import os
+
+        budget = budget or int(os.environ.get("DEPTHLAB_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
+        itemsize = 8 if self.precision == "float64" else 4
+        per_trial = self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d
+        return int(max(1, min(self.trial_block, budget // max(per_trial, 1))))
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -44,6 +60,7 @@ class Cell:
             "n_test": self.n_test,
             "seed": self.seed,
             "precision": self.precision,
+            "trial_block": self.block(),
             "version": ALGORITHM_VERSION,
         }
 
@@ -79,7 +96,7 @@ def expand(preset: Preset) -> list[Cell]:
                     Cell(
                         preset=preset.name, method=method, d=d, n=n, kappa=round(kappa, 6), target=target,
                         learner=spec.resolve(d, n, n_max).bind(target), n_test=preset.n_test, seed=preset.seed,
-                        precision=preset.precision, trials=preset.trials,
+                        precision=preset.precision, trials=preset.trials, trial_block=preset.trial_block,
                     )
                 )
     return cells

@@ -5,6 +5,13 @@ and (d, n), so every method of a (d, n) reuses it; the fit program holds the lea
 (lax loops, no host round-trips). Programs are compiled ahead of time in a background thread
 (``prefetch``) so that compiling the next cell overlaps running the current one.
 
+Reproducibility: trials run in fixed blocks of ``Cell.block()`` trials (``trial_block``, default 2): trial t
+is always computed in block t // B, together with the same block-mates, by the same compiled program. XLA's
+CPU kernels tile and reduce differently for different batch shapes (a trial vmapped with one other trial
+differed in the last float32 bit from the same trial alone on an AMD EPYC), so sizing batches by the number
+of trials asked for would make a trial's numbers depend on it; fixed blocks make them bit-identical whatever
+the trial count, resume point or executor (same machine type, JAX version and memory budget).
+
 Randomness (common random numbers): trial t of a cell with seed s uses
     k = fold_in(fold_in(fold_in(PRNGKey(s), d), n), t);  (k_target, k_train, k_test) = split(k, 3)
 for the target instance and the data, independent of the method, so all methods of a (d, n, t) see the same
@@ -18,6 +25,7 @@ import os
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,8 +40,6 @@ from jax import Array
 from depthlab import metrics
 from depthlab.provenance import environment, now
 from depthlab.sweep.grid import Cell
-
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one batch of vmapped trials
 
 
 @dataclass
@@ -110,7 +116,11 @@ def _compile_fit(cell: Cell, chunk: int) -> Any:
     return fn.lower(seed, trials, *shapes).compile()
 
 
-_PROGRAMS: dict[tuple[str, ...], Future[Any]] = {}
+_PROGRAMS: dict[tuple[str, ...], Future[Any]] = {}  # compiling, or compiled for a cell still to run
+# Released programs of finished cells, most recent last: a bounded few stay loaded so that running the same
+# small sweep again in this process (a notebook, the test suite) neither retraces nor reloads them.
+_RECENT: OrderedDict[tuple[str, ...], Future[Any]] = OrderedDict()
+KEEP_RECENT = 16
 _LOCK = threading.Lock()
 _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="depthlab-compile")
 
@@ -119,28 +129,33 @@ def _submit(key: tuple[str, ...], build: Callable[[], Any]) -> Future[Any]:
     with _LOCK:
         fut = _PROGRAMS.get(key)
         if fut is None:
-            fut = _PROGRAMS[key] = _COMPILER.submit(build)
+            fut = _RECENT.pop(key, None) or _COMPILER.submit(build)
+            _PROGRAMS[key] = fut
         return fut
 
 
-def prefetch(cell: Cell, num_trials: int, memory_budget: int | None = None) -> None:
+def prefetch(cell: Cell, memory_budget: int | None = None) -> None:
     """Start compiling a cell's programs in the background (overlaps compilation with running cells)."""
-    chunk = chunk_size(cell, num_trials, memory_budget)
-    _submit(_data_key(cell, chunk), lambda: _compile_data(cell, chunk))
-    _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk))
+    b = cell.block(memory_budget)
+    _submit(_data_key(cell, b), lambda: _compile_data(cell, b))
+    _submit(_fit_key(cell, b), lambda: _compile_fit(cell, b))
 
 
-def release(cell: Cell, num_trials: int, memory_budget: int | None = None) -> None:
+def release(cell: Cell, memory_budget: int | None = None) -> None:
     """Drop a finished cell's compiled programs from this process. Every loaded program holds memory
     mappings; keeping all of a long sweep's (hundreds of cells) exhausted them (the JIT failed with "Cannot
     allocate memory" after 243 cells of ``damian2022-multi-index``). A later cell that needs the same data
-    program reloads it from the persistent compilation cache."""
-    chunk = chunk_size(cell, num_trials, memory_budget)
+    program reloads it from the persistent compilation cache; the last ``KEEP_RECENT`` released programs
+    stay loaded (``_RECENT``)."""
+    b = cell.block(memory_budget)
     with _LOCK:
-        for key in (_data_key(cell, chunk), _fit_key(cell, chunk)):
+        for key in (_data_key(cell, b), _fit_key(cell, b)):
             fut = _PROGRAMS.get(key)
             if fut is not None and fut.done():
-                del _PROGRAMS[key]
+                _RECENT[key] = _PROGRAMS.pop(key)
+                _RECENT.move_to_end(key)
+        while len(_RECENT) > KEEP_RECENT:
+            _RECENT.popitem(last=False)
 
 
 def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
@@ -151,12 +166,15 @@ def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     return data, fit, time.perf_counter() - t0
 
 
-def chunk_size(cell: Cell, num_trials: int, budget: int | None = None) -> int:
-    """How many trials to vmap at once so that their working set fits the memory budget."""
-    budget = budget or int(os.environ.get("DEPTHLAB_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
-    itemsize = 8 if cell.precision == "float64" else 4
-    per_trial = cell.learner.memory_bytes(cell.d, cell.n, itemsize) + itemsize * 4 * cell.n_test * cell.d
-    return int(max(1, min(num_trials, budget // max(per_trial, 1))))
+def blocks(trials: list[int], block: int) -> list[list[int]]:
+    """The fixed blocks holding ``trials``: block b is trials [b*block, (b+1)*block), whatever was asked."""
+    return [list(range(b * block, (b + 1) * block)) for b in sorted({t // block for t in trials})]
+
+
+def computed_trials(cell: Cell, trials: list[int], memory_budget: int | None = None) -> int:
+    """How many trials running ``trials`` computes (whole blocks: the cost of a task)."""
+    b = cell.block(memory_budget)
+    return b * len(blocks(trials, b))
 
 
 def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) -> CellResult:
@@ -169,18 +187,19 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
     rows: list[dict[str, Any]] = []
     try:
         cell.learner.check_feasible(cell.d, cell.n, 8 if cell.precision == "float64" else 4)
-        chunk = chunk_size(cell, len(trials), memory_budget)
-        data_prog, fit_prog, dt = compiled_programs(cell, chunk)
+        block = cell.block(memory_budget)
+        data_prog, fit_prog, dt = compiled_programs(cell, block)
         timings["compile_s"] += dt
-        for start in range(0, len(trials), chunk):
-            part = trials[start : start + chunk]
-            padded = part + [part[-1]] * (chunk - len(part))  # keep one compiled shape
+        wanted = set(trials)
+        for idx_list in blocks(trials, block):
             t1 = time.perf_counter()
-            seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.asarray(padded, jnp.uint32)
+            seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.asarray(idx_list, jnp.uint32)
             out = fit_prog(seed, idx, *data_prog(seed, idx))
             out = {k: np.asarray(jax.block_until_ready(v), dtype=np.float64) for k, v in out.items()}
             timings["run_s"] += time.perf_counter() - t1
-            for i, t in enumerate(part):
+            for i, t in enumerate(idx_list):
+                if t not in wanted:  # a block-mate nobody asked for: computed (fixed shape), not kept
+                    continue
                 vals = {k: float(v[i]) for k, v in out.items()}
                 finite = all(np.isfinite(v) for v in vals.values())
                 rows.append({
