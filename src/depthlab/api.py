@@ -55,7 +55,7 @@ class Results:
 
     def checks(self) -> pd.DataFrame:
         return _pandas().DataFrame(
-            [{"kind": k, "name": r.name, "passed": r.passed, "detail": r.detail, **r.measured}
+            [{"kind": k, "name": r.name, "status": r.status, "passed": r.passed, "detail": r.detail, **r.measured}
              for k, r in self.raw.check_results]
         )
 

@@ -390,21 +390,27 @@ def check(
     level: LevelOpt = 0.95,
 ) -> None:
     """Evaluate the preset's paper checks and its measured-vs-predicted exponent checks on its stored results:
-    PASS/FAIL with numbers; exit 1 on a FAIL."""
+    PASS / FAIL / INCONCLUSIVE / INFO with numbers. Exit status 1 if any check FAILs, else 3 if any is
+    INCONCLUSIVE (the data cannot decide), else 0."""
+    from depthlab.checks import exit_code, summarize
+
     res = _results(store, preset, boot, seed, level)
     d = max(res.ds)
     t = Table("check", "kind", "result", "measured",
               title=f"paper checks: {res.preset.name} (d={d}, {res.trials} trials)")
     for kind, r in res.check_results:
-        t.add_row(r.name, kind, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", r.detail)
+        t.add_row(r.name, kind, f"[{STATUS_STYLE[str(r.status)]}]{r.status}[/]", r.detail)
     console.print(t)
     if res.finished_cells < res.expected_cells or res.failed:
         err.print(f"note: {res.finished_cells}/{res.expected_cells} cells have results; {len(res.failed)} cells failed")
-    n_fail = sum(not r.passed for _, r in res.check_results)
-    console.print(f"{len(res.check_results) - n_fail} passed, {n_fail} failed")
-    if n_fail:
-        raise typer.Exit(1)
+    results = [r for _, r in res.check_results]
+    console.print(summarize(results))
+    code = exit_code(results)
+    if code:
+        raise typer.Exit(code)
 
+
+STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "INFO": "dim"}
 
 store_app = typer.Typer(no_args_is_help=True, help="Inspect the results store.")
 app.add_typer(store_app, name="store")
@@ -554,7 +560,7 @@ def exponents(
             meas = f"{cens} {r['kappa']:.2f} {ci}"
             pred = f"{r['predicted_kappa']:.2f}"
         has = r["verdict"] != "no prediction"
-        color = {"agrees": "green", "consistent": "cyan", "disagrees": "red"}.get(r["verdict"], "dim")
+        color = {"agrees": "green", "inconclusive": "yellow", "disagrees": "red"}.get(r["verdict"], "dim")
         t2.add_row(r["method"], meas, pred if has else "-",
                    f"{r['relation']} +-{r['tolerance']:g}" if has else "-", f"[{color}]{r['verdict']}[/]",
                    f"{r['formula']} ({r['source']})" if has else "")
@@ -580,8 +586,9 @@ def report(
 
     res = _results(store, preset, boot, seed, level)
     page = write_report(res, output)
-    n_fail = sum(not r.passed for _, r in res.check_results)
-    console.print(f"wrote {page} ({len(res.check_results) - n_fail}/{len(res.check_results)} checks pass)")
+    from depthlab.checks import summarize
+
+    console.print(f"wrote {page} (checks: {summarize([r for _, r in res.check_results])})")
 
 
 @app.command()

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import __version__
+from depthlab.checks import summarize
 from depthlab.results import SweepResults, fmt_kappa_ci
+
+VERDICTS = ("agrees", "disagrees", "inconclusive", "information", "unmeasured")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1180px;
@@ -30,7 +33,9 @@ table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px so
 text-align:left;vertical-align:top}th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{background:#009E73;color:#fff;font-weight:600;padding:1px 6px;border-radius:3px}
 .fail{background:#D55E00;color:#fff;font-weight:600;padding:1px 6px;border-radius:3px}
-.agrees{color:#006d50;font-weight:600}.consistent{color:#0072B2;font-weight:600}
+.undecided{background:#E69F00;color:#000;font-weight:600;padding:1px 6px;border-radius:3px}
+.info{background:#999;color:#fff;font-weight:600;padding:1px 6px;border-radius:3px}
+.agrees{color:#006d50;font-weight:600}.inconclusive{color:#9a6700;font-weight:600}
 .disagrees{color:#b34700;font-weight:600}.unmeasured,.none{color:#666}
 .meta{color:#444;font-size:.9em}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.85em;color:#333}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}
@@ -167,8 +172,10 @@ def _exponent_section(res: SweepResults) -> str:
         "(κ* ≤ κ_min) or never crossed (κ* &gt; κ_max). The slope is the least-squares fit of log n* on log d. "
         f"Intervals: percentile bootstrap over trials (resampled within each cell, {res.n_boot} replicates, "
         f"seed {res.seed}); an infinite end means more than {(1 - res.level) / 2:.1%} of the replicates were "
-        "censored on that side. Verdict: <b>agrees</b> (within tolerance), <b>consistent</b> (a censored "
-        "measurement that does not contradict the prediction), <b>disagrees</b>. The predicted κ* at one d is "
+        "censored on that side. Verdicts come from the interval (a censored side is open): <b>agrees</b> (inside "
+        "the band: prediction ± tolerance, the tolerance with its reason in the check), <b>disagrees</b> "
+        "(outside it), <b>inconclusive</b> (straddles an edge or wider than the band), <b>information</b> "
+        "(fewer than 3 values of d: no verdict). The predicted κ* at one d is "
         "log N(d) / log d and the predicted slope the fit of log N(d) over the sweep's d, with N(d) the "
         "prediction's finite-d form (d^s unless the paper gives more terms); 'asympt.' is s.</p>"
     )
@@ -178,10 +185,12 @@ def _exponent_section(res: SweepResults) -> str:
 def _checks_section(res: SweepResults) -> str:
     rows = []
     for kind, r in res.check_results:
-        badge = '<span class="pass">PASS</span>' if r.passed else '<span class="fail">FAIL</span>'
+        cls = {"PASS": "pass", "FAIL": "fail", "INCONCLUSIVE": "undecided", "INFO": "info"}[str(r.status)]
+        badge = f'<span class="{cls}">{_e(str(r.status))}</span>'
         rows.append([_e(r.name), _e(kind), badge, _e(r.detail)])
-    n_fail = sum(not r.passed for _, r in res.check_results)
-    head = f"<p>{len(res.check_results) - n_fail} passed, {n_fail} failed.</p>"
+    head = (f"<p>{_e(summarize([r for _, r in res.check_results]))}. INCONCLUSIVE: the data cannot decide (an "
+            "interval straddles the band, or nothing was measured), not a pass; INFO: reported, not judged "
+            "(an exponent over fewer than 3 values of d).</p>")
     return head + _table(["check", "kind", "result", "measured"], rows, raw=True)
 
 
@@ -237,7 +246,6 @@ def render(res: SweepResults, figures: Sequence[str]) -> str:
     """The report page for ``res`` with the given figure blocks (``_img`` output)."""
     p = res.preset
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    n_fail = sum(not r.passed for _, r in res.check_results)
     verdicts = [r["verdict"] for r in res.exponent_table() if r["verdict"] != "no prediction"]
     meta = (
         f"paper <b>{_e(p.paper)}</b> · d = {_e(', '.join(map(str, res.ds)))} · κ ∈ [{p.kappa_min:g}, "
@@ -246,10 +254,9 @@ def render(res: SweepResults, figures: Sequence[str]) -> str:
         f"(sweep {res.sweep_id}, created {_e(res.created)}) · generated {now} by depthlab {_e(__version__)}"
     )
     summary = (
-        f"<p><b>Paper checks:</b> {len(res.check_results) - n_fail}/{len(res.check_results)} pass. "
-        f"<b>Exponents:</b> " + (", ".join(f"{verdicts.count(v)} {v}" for v in
-                                             ("agrees", "consistent", "disagrees", "unmeasured") if v in verdicts)
-                                 or "no predictions") + ".</p>"
+        f"<p><b>Paper checks:</b> {_e(summarize([r for _, r in res.check_results]))}. "
+        "<b>Exponents:</b> " + (", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
+                                or "no predictions") + ".</p>"
     )
     sections = [
         ("Paper checks", _checks_section(res)),

@@ -14,11 +14,19 @@ least-squares slope of log n* against log d. Predicted quantity:
 
 Comparison (``compare``): ``relation`` says what the theorem states -- ``rate`` (Theta: the measured value
 should equal the prediction), ``upper`` (O: a sufficient sample size, measured <= predicted) or ``lower``
-(Omega: a necessary one, measured >= predicted) -- each up to ``tolerance`` (in units of the exponent, which
-absorbs the constants and logs a theorem hides: at d = 32 a constant factor C shifts kappa by log C / log 32,
-so C = 5 is 0.46). A censored measurement (the threshold was already crossed at the smallest n of the grid, or
-never reached) is an interval; it *agrees* if the whole interval satisfies the prediction, is *consistent* if
-part of it does, and *disagrees* if none of it does.
+(Omega: a necessary one, measured >= predicted) -- each within a band of half-width ``tolerance_over(ds)``:
+the prediction's ``tolerance`` (stated with its reason, ``tolerance_reason``) plus, for a theorem whose O~ hides
+``polylog`` powers of log d, the slope that log(d)^polylog itself has over the sweep's d (computed, not chosen:
+the slope of log log d against log d over d = 8...24 is 0.40 per power).
+
+Verdicts come from intervals, never from a point estimate (``compare``):
+
+* the measured interval is the bootstrap interval of the slope, extended to +-inf on a censored side;
+* *agrees*: it lies inside the band; *disagrees*: it lies outside; *inconclusive*: it straddles an edge of the
+  band or is wider than the band (the comparison says what would settle it);
+* *information*: fewer than ``MIN_DS`` = 3 values of d. kappa* at one d mixes the exponent with constants, and
+  a slope through two points has no check of its own: reported, never judged;
+* *unmeasured*: no threshold crossing inside the grid anchors the slope.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -35,7 +43,22 @@ from depthlab.config import Config
 from depthlab.exponents import MethodExponent
 
 Relation = Literal["rate", "upper", "lower"]
-Verdict = Literal["agrees", "consistent", "disagrees", "unmeasured"]
+Verdict = Literal["agrees", "disagrees", "inconclusive", "information", "unmeasured"]
+Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "INFO"]
+MIN_DS = 3  # an exponent verdict needs a slope over at least this many d
+STATUS_OF: dict[str, Status] = {
+    "agrees": "PASS", "disagrees": "FAIL", "inconclusive": "INCONCLUSIVE", "unmeasured": "INCONCLUSIVE",
+    "information": "INFO",
+}
+
+
+def polylog_slope(ds: Sequence[int], power: float = 1.0) -> float:
+    r"""Least-squares slope of log(log(d)^power) against log d over ``ds``: how much a hidden polylog(d) factor
+    moves a measured exponent over that d range (0 for fewer than two d)."""
+    if len(set(ds)) < 2 or power == 0:
+        return 0.0
+    logd = np.log(np.asarray(sorted(set(ds)), dtype=float))
+    return float(power * np.polyfit(logd, np.log(logd), 1)[0])
 
 
 class Threshold(Config):
@@ -69,7 +92,11 @@ class Prediction(Config):
     exponent: float  # s in n* ~ d^s: the asymptotic kappa* and slope of log n* vs log d
     terms: list[tuple[float, float]] = Field(default_factory=list)  # (c_i, a_i): N(d) = sum c_i d^a_i
     relation: Relation = "rate"
-    tolerance: float = Field(default=0.5, ge=0.0)
+    tolerance: float = Field(default=0.5, ge=0.0, description="half-width of the accepted band around the "
+                             "predicted slope, beyond the polylog allowance; say why in tolerance_reason")
+    tolerance_reason: str = Field(default="not stated", description="why the tolerance has this size")
+    polylog: float = Field(default=0.0, ge=0.0, description="powers of log d hidden by the theorem's O~: adds "
+                           "their slope over the sweep's d (polylog_slope) to the band")
     formula: str = ""  # e.g. "kappa = max(1+eps, k eps) = 1.5"
     source: str = ""  # e.g. "Dandi et al. 2025, Sec. 2; notes (d)"
     threshold: Threshold | None = None  # overrides the preset's threshold for this method
@@ -100,6 +127,17 @@ class Prediction(Config):
         slope = float(np.polyfit(logd, logn, 1)[0])
         return 0.0 if abs(slope) < 1e-9 else slope  # a d-independent N(d) fits to ~1e-16, not "-0.00"
 
+    def tolerance_over(self, ds: Sequence[int]) -> float:
+        """Half-width of the accepted band for a slope over ``ds``: tolerance + polylog allowance."""
+        return self.tolerance + polylog_slope(ds, self.polylog)
+
+    def tolerance_why(self, ds: Sequence[int]) -> str:
+        why = f"{self.tolerance:g}: {self.tolerance_reason}"
+        if self.polylog and len(set(ds)) >= 2:
+            why += (f"; + {polylog_slope(ds, self.polylog):.2f}: O~ hides log(d)^{self.polylog:g}, whose slope over "
+                    f"d = {min(ds)}...{max(ds)} that is")
+        return why
+
     def describe(self) -> str:
         sign = {"rate": "~", "upper": "<~", "lower": ">~"}[self.relation]
         return f"n* {sign} d^{self.exponent:g}" + (f" ({self.formula})" if self.formula else "")
@@ -120,10 +158,16 @@ class Comparison:
     verdict: Verdict
     source: str
     formula: str
+    advice: str = ""  # what would settle an inconclusive comparison
+    tolerance_reason: str = ""
+
+    @property
+    def status(self) -> Status:
+        return STATUS_OF[self.verdict]
 
     @property
     def passed(self) -> bool:
-        return self.verdict in ("agrees", "consistent")
+        return self.verdict == "agrees"
 
     def describe(self) -> str:
         sign = {"exact": "=", "lower": ">", "upper": "<=", "none": "?"}[self.measured_bound]
@@ -133,11 +177,16 @@ class Comparison:
         if self.measured_bound == "none" or math.isnan(self.measured):
             return (f"{self.method}: {what} not measured (no crossing inside the grid to anchor it), predicted "
                     f"{_fmt(self.predicted)} (asymptotic {self.asymptotic:g}): {self.verdict}")
-        return (
+        if self.verdict == "information":
+            return (f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
+                    f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}): information only, "
+                    f"{self.advice}")
+        text = (
             f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
-            f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}); need {rel} {self.tolerance:g}: "
-            f"{self.verdict}"
+            f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}); need {rel} {self.tolerance:.2f} "
+            f"({self.tolerance_reason}): {self.verdict}"
         )
+        return text + (f"; {self.advice}" if self.advice else "")
 
 
 def _fmt(x: float) -> str:
@@ -149,19 +198,35 @@ def _fmt(x: float) -> str:
 
 
 def _verdict(lo: float, hi: float, ok_lo: float, ok_hi: float) -> Verdict:
-    """Measured interval [lo, hi] against the accepted interval [ok_lo, ok_hi]."""
+    """Measured interval [lo, hi] against the accepted band [ok_lo, ok_hi]."""
     if ok_lo <= lo and hi <= ok_hi:
         return "agrees"
     if hi < ok_lo or lo > ok_hi:
         return "disagrees"
-    return "consistent"
+    return "inconclusive"
+
+
+def _advice(lo: float, hi: float, ok_lo: float, ok_hi: float) -> str:
+    """What would settle an inconclusive comparison of [lo, hi] with [ok_lo, ok_hi]."""
+    width, band = hi - lo, ok_hi - ok_lo
+    if math.isinf(lo) or math.isinf(hi):
+        return ("the interval is open on a censored side: extend the kappa grid so that every d crosses the "
+                "threshold inside it")
+    if width > band:
+        k = math.ceil((width / band) ** 2) if band > 0 else math.inf
+        return (f"the interval (width {width:.2f}) is wider than the band (width {band:.2f}): about {k}x the trials, "
+                "or a wider range of d, would narrow it enough")
+    edge = ok_lo if lo < ok_lo <= hi else ok_hi
+    return f"the interval straddles the band's edge at {edge:.2f}: more trials, or larger d, would settle which side"
 
 
 def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal["auto", "kappa", "slope"] = "auto",
             tolerance: float | None = None) -> Comparison:
-    """Measured kappa* (one d, the largest) or slope (several d) of ``measured`` against ``prediction``."""
+    """Measured slope of ``measured`` against ``prediction``, from its bootstrap interval (module docstring).
+    With fewer than ``MIN_DS`` values of d, or ``quantity="kappa"``, the result is information only."""
     ds = [p.d for p in measured.points]
-    tol = prediction.tolerance if tolerance is None else tolerance
+    tol = prediction.tolerance_over(ds) if tolerance is None else tolerance
+    why = prediction.tolerance_why(ds) if tolerance is None else "set by the check"
     if quantity == "auto":
         quantity = "slope" if len(ds) >= 2 else "kappa"
     d_cmp: int | None = None
@@ -183,16 +248,27 @@ def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal[
         "lower": (predicted - tol, math.inf),
     }[prediction.relation]
     verdict: Verdict
+    advice = ""
     if bound == "none" or math.isnan(value):
         verdict = "unmeasured"
+        advice = "extend the kappa grid so that the threshold is crossed inside it"
+    elif quantity == "kappa" or len(set(ds)) < MIN_DS:
+        verdict = "information"
+        advice = (f"an exponent verdict needs the slope over >= {MIN_DS} values of d (have d = {sorted(set(ds))}); "
+                  "kappa* at one d mixes the exponent with constants")
     else:
-        lo = value if bound in ("exact", "lower") else -math.inf
-        hi = value if bound in ("exact", "upper") else math.inf
+        lo = min(ci[0], value) if bound in ("exact", "lower") else -math.inf
+        hi = max(ci[1], value) if bound in ("exact", "upper") else math.inf
+        if math.isnan(lo) or math.isnan(hi):
+            lo, hi = (value if bound != "upper" else -math.inf), (value if bound != "lower" else math.inf)
         verdict = _verdict(lo, hi, ok_lo, ok_hi)
+        if verdict == "inconclusive":
+            advice = _advice(lo, hi, ok_lo, ok_hi)
     return Comparison(
         method=measured.method, quantity=quantity, d=d_cmp, measured=value, measured_bound=bound,
         ci=ci, predicted=predicted, asymptotic=prediction.exponent, relation=prediction.relation, tolerance=tol,
-        verdict=verdict, source=prediction.source, formula=prediction.formula,
+        verdict=verdict, source=prediction.source, formula=prediction.formula, advice=advice,
+        tolerance_reason=why,
     )
 
 
@@ -233,59 +309,71 @@ def dandi_predictions(epsilon: float, k: int, threshold: Threshold | None = None
     """Predictions for the SIGHT presets: layer-wise and joint 3-layer nets, 2-layer net, kernel."""
     src = "Dandi et al. 2025, Thm 1 and Sec. 2 heuristic thresholds (notes d)"
     three = dandi_three_layer_kappa(epsilon, k)
+    band: dict[str, Any] = {"tolerance": 0.0, "polylog": 1.0, "tolerance_reason": "Theta~ rate: constants do not "
+                            "move a slope; only the hidden polylog(d) does"}
     three_layer = Prediction(exponent=three, formula=f"kappa_h = max(1+eps, k eps) = {three:g} (eps={epsilon:g}, "
-                             f"k={k})", source=src, threshold=threshold)
+                             f"k={k})", source=src, threshold=threshold, **band)
     return {
         "layerwise": three_layer,
         "joint": three_layer.model_copy(update={"source": src + "; joint training: paper Fig. 2 (bottom)"}),
         "two_layer": Prediction(exponent=dandi_two_layer_kappa(epsilon), source=src, threshold=threshold,
-                                formula=f"leaves the random level at kappa = 1+eps = {1 + epsilon:g}"),
+                                formula=f"leaves the random level at kappa = 1+eps = {1 + epsilon:g}", **band),
         "kernel": Prediction(exponent=dandi_kernel_kappa(2), terms=polynomial_count_terms(2), source=src,
                              threshold=threshold, formula="first drop at kappa = 2 (lowest Hermite degree of f* in "
-                             "x); at finite d once n > C(d+2, 2)"),
+                             "x); at finite d once n > C(d+2, 2)", tolerance=0.0,
+                             tolerance_reason="the finite-d form C(d+2, 2) is the exact count of quadratics"),
     }
 
 
-def damian_network(r: int, p: int, tolerance: float = 0.5) -> Prediction:
+def damian_network(r: int, p: int, tolerance: float = 0.0) -> Prediction:
     r"""Damian, Lee & Soltanolkotabi 2022, main theorem: one GD step on the first layer of a 2-layer net, then the
-    readout, learns f* = g(U x) (U: r x d, g of degree p) from n ~ d^2 r + d r^p samples: exponent 2 in d."""
-    return Prediction(exponent=2.0, terms=[(float(r), 2.0), (float(r**p), 1.0)], tolerance=tolerance,
-                      formula=f"n ~ d^2 r + d r^p (r={r}, p={p})", source="Damian et al. 2022, main theorem (abstract)")
+    readout, learns f* = g(U x) (U: r x d, g of degree p) from n >~ d^2 r + d r^p samples (log factors ignored):
+    a sufficient sample size, so for fixed r an upper bound on the slope, 2. The finite-d form with unit
+    constants is not used: the theorem fixes no constant, and scaling the d r^p term's by 0.1...100 moves its
+    slope over d = 12...48 from 1.96 to 1.03."""
+    return Prediction(exponent=2.0, relation="upper", tolerance=tolerance, polylog=1.0,
+                      tolerance_reason="sufficient sample size up to log factors: only the polylog(d) widens it",
+                      formula=f"n <~ d^2 r + d r^p (r={r}, p={p}): slope <= 2 for fixed r",
+                      source="Damian et al. 2022, main theorem (abstract)")
 
 
-def damian_kernel(p: int, tolerance: float = 0.5, count: bool = False) -> Prediction:
+def damian_kernel(p: int, tolerance: float = 0.0, count: bool = False) -> Prediction:
     r"""Damian et al. 2022 (citing kernel lower bounds): kernels, the NTK and random features need n ~ d^p samples
     for a degree-p target: exponent p. With ``count`` the finite-d form is C(d+p, p), the number of polynomials
     of degree <= p (a degree-p polynomial kernel interpolates a noise-free degree-p target exactly beyond it)."""
     terms = polynomial_count_terms(p) if count else []
-    return Prediction(exponent=float(p), terms=terms, tolerance=tolerance,
+    return Prediction(exponent=float(p), terms=terms, tolerance=tolerance, relation="lower",
+                      tolerance_reason="necessary sample size (Omega): constants do not move a slope",
                       formula=f"n ~ d^p (p={p})" + ("; at finite d n > C(d+p, p)" if count else ""),
                       source="Damian et al. 2022, kernel lower bound (abstract)")
 
 
-def damian_transfer(r: int, p: int, tolerance: float = 0.5) -> Prediction:
+def damian_transfer(r: int, p: int, tolerance: float = 0.0) -> Prediction:
     r"""Damian et al. 2022, transfer: with the first layer pretrained on a source g_s(U x), a new head g_t(U x) needs
     n ~ r^p target samples, independent of d: exponent 0."""
-    return Prediction(exponent=0.0, terms=[(float(r**p), 0.0)], tolerance=tolerance,
+    return Prediction(exponent=0.0, terms=[(float(r**p), 0.0)], tolerance=tolerance, polylog=1.0,
+                      tolerance_reason="d-independent up to log factors: only the polylog(d) widens it",
                       formula=f"n ~ r^p (r={r}, p={p}), independent of d",
                       source="Damian et al. 2022, transfer (abstract)")
 
 
 def nichani_three_layer(feature: Literal["single_index", "quadratic"], threshold: Threshold | None = None,
-                        tolerance: float = 0.5) -> Prediction:
+                        tolerance: float = 0.0) -> Prediction:
     r"""Nichani, Damian & Lee 2023, Thms 2-3: Algorithm 1 (one step on the second layer of a 3-layer net over a
     random first layer, then the readout) learns g(beta . x) from n = Theta~(d) samples and g(x^T A x) from
     n = Theta~(d^2) (arXiv v3; the NeurIPS version states d^2 and d^4) -- sufficient sample sizes, independent of
     the degree of g."""
     s, v1 = (1.0, 2) if feature == "single_index" else (2.0, 4)
     thm = "Thm 2" if feature == "single_index" else "Thm 3"
-    return Prediction(exponent=s, relation="upper", tolerance=tolerance, threshold=threshold,
+    return Prediction(exponent=s, relation="upper", tolerance=tolerance, threshold=threshold, polylog=1.0,
+                      tolerance_reason="O~: a sufficient sample size up to log factors, which alone widen it",
                       formula=f"n = O~(d^{s:g}) (v3; NeurIPS/v1: d^{v1})",
                       source=f"Nichani et al. 2023, {thm} (notes d; v3 rate unverified)")
 
 
-def nichani_kernel(link_degree: int, tolerance: float = 0.5) -> Prediction:
+def nichani_kernel(link_degree: int, tolerance: float = 0.0) -> Prediction:
     r"""Nichani et al. 2023 (motivation): f* = g(x^T A x) with g of degree p is a degree-2p polynomial in x, so
     kernel methods need n >~ d^{2p} samples to learn it."""
     return Prediction(exponent=2.0 * link_degree, relation="lower", tolerance=tolerance,
+                      tolerance_reason="necessary sample size (Omega): constants do not move a slope",
                       formula=f"n >~ d^(2p) (p={link_degree})", source="Nichani et al. 2023, Sec. 1 (notes d; verify)")

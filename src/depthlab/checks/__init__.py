@@ -4,9 +4,9 @@ A check reads the aggregated results of a sweep (median over trials per method x
 of the sweep, and the target's reference levels (``TargetSpec.reference_levels``), and returns PASS/FAIL with
 the numbers it compared. Thresholds are fields of the check, written in the preset.
 
-``PredictionCheck`` compares a method's measured sample-complexity exponent (kappa* at one d, or the slope of
-log n* vs log d over several d, with a bootstrap interval; ``depthlab.exponents``) with the preset's
-``Prediction`` for that method (``depthlab.theory``), within the prediction's stated tolerance.
+``PredictionCheck`` compares a method's measured sample-complexity exponent (the slope of log n* vs log d over
+at least 3 d, with a bootstrap interval; ``depthlab.exponents``) with the preset's ``Prediction`` for that
+method (``depthlab.theory``): a verdict from the interval, PASS / FAIL / INCONCLUSIVE, or INFO with fewer d.
 """
 
 from __future__ import annotations
@@ -20,17 +20,33 @@ from pydantic import Field
 from depthlab.analysis import AggregateRow
 from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
-from depthlab.theory import Prediction, Threshold, compare
+from depthlab.theory import Prediction, Status, Threshold, compare
 
 Where = Literal["kappa_max", "kappa_min"]
 
 
 @dataclass
 class CheckResult:
+    """``status``: PASS, FAIL, INCONCLUSIVE (the data cannot decide: an interval straddles the band, or nothing
+    was measured; not a PASS) or INFO (reported, never judged: an exponent at fewer than 3 d). A bool given
+    as status means PASS / FAIL."""
+
     name: str
-    passed: bool
+    status: Status | bool
     detail: str
     measured: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.status, bool):
+            self.status = "PASS" if self.status else "FAIL"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASS"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
 
 
 @dataclass
@@ -313,10 +329,11 @@ class OrderingEveryDCheck(_Check):
 
 
 class PredictionCheck(_Check):
-    """The measured exponent of ``method`` matches the preset's prediction for it (``theory.compare``): kappa*
-    at the largest d for a single-d sweep, the slope of log n* vs log d for several d (``quantity="auto"``);
-    within the prediction's tolerance unless ``tolerance`` is given. PASS when the data agree with the
-    prediction or, censored, are consistent with it; FAIL when they contradict it or measure nothing."""
+    """The measured exponent of ``method`` against the preset's prediction for it (``theory.compare``): the
+    slope of log n* vs log d over >= 3 d, its bootstrap interval against the prediction's band (tolerance
+    with its reason, plus the polylog allowance) unless ``tolerance`` is given. PASS when the interval lies in
+    the band, FAIL when it lies outside, INCONCLUSIVE when it straddles an edge, is wider than the band or
+    nothing was measured, INFO (no verdict) with fewer than 3 d."""
 
     kind: Literal["prediction"] = "prediction"
     method: str
@@ -331,7 +348,7 @@ class PredictionCheck(_Check):
         c = compare(me, pred, self.quantity, self.tolerance)
         detail = f"{c.describe()}  [n* = first n with {me.threshold}; {pred.source}]"
         return CheckResult(
-            self.name, c.passed, detail,
+            self.name, c.status, detail,
             {"measured": c.measured, "predicted": c.predicted, "ci_lo": c.ci[0], "ci_hi": c.ci[1]},
         )
 
@@ -348,6 +365,22 @@ CheckConfig = Annotated[
     | PredictionCheck,
     Field(discriminator="kind"),
 ]
+
+
+STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "INCONCLUSIVE", "INFO")
+
+
+def summarize(results: list[CheckResult]) -> str:
+    """'3 PASS, 1 FAIL, 2 INCONCLUSIVE, 1 INFO' (statuses that occur, in this order)."""
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+    return ", ".join(f"{k} {s}" for s, k in counts.items() if k) or "no checks"
+
+
+def exit_code(results: list[CheckResult]) -> int:
+    """``depthlab check``'s exit status: 1 if any check FAILs, else 3 if any is INCONCLUSIVE, else 0."""
+    if any(r.status == "FAIL" for r in results):
+        return 1
+    return 3 if any(r.status == "INCONCLUSIVE" for r in results) else 0
 
 
 def run_checks(checks: list[CheckConfig], ctx: CheckContext) -> list[CheckResult]:
