@@ -108,7 +108,8 @@ def test_report_is_self_contained_with_checks_exponents_figures_and_provenance(r
         assert (report_dir / "figures" / f"{f}.svg").read_text().lstrip().startswith("<?xml")
     assert "<script" not in page and 'src="http' not in page and "<link" not in page
     for text in ("Paper checks", "Sample-complexity exponents: measured vs predicted", "Provenance",
-                 "two_layer_step: measured exponent vs prediction", "d^2 r + d r^p (r=3, p=3): slope", *PROVENANCE_KEYS):
+                 "two_layer_step: measured exponent vs prediction", "d^2 r + d r^p (r=3, p=3): slope",
+                 *PROVENANCE_KEYS):
         assert text in page, text
     assert 'class="pass">PASS' in page
     assert '<span class="agrees">agrees</span>' in page

@@ -97,6 +97,8 @@ class Prediction(Config):
     tolerance_reason: str = Field(default="not stated", description="why the tolerance has this size")
     polylog: float = Field(default=0.0, ge=0.0, description="powers of log d hidden by the theorem's O~: adds "
                            "their slope over the sweep's d (polylog_slope) to the band")
+    lower_order: float = Field(default=0.0, ge=0.0, description="coefficient c of a next-order term +-c d^(s-1) "
+                               "the finite-d form leaves free: adds the slope change it causes over the sweep's d")
     formula: str = ""  # e.g. "kappa = max(1+eps, k eps) = 1.5"
     source: str = ""  # e.g. "Dandi et al. 2025, Sec. 2; notes (d)"
     threshold: Threshold | None = None  # overrides the preset's threshold for this method
@@ -127,15 +129,32 @@ class Prediction(Config):
         slope = float(np.polyfit(logd, logn, 1)[0])
         return 0.0 if abs(slope) < 1e-9 else slope  # a d-independent N(d) fits to ~1e-16, not "-0.00"
 
+    def lower_order_slope(self, ds: Sequence[int]) -> float:
+        """Largest change of the predicted slope over ``ds`` when N(d) gets an extra +-lower_order x d^(s-1)."""
+        if not self.lower_order or len(set(ds)) < 2:
+            return 0.0
+        base = self.slope_over(ds)
+        out = 0.0
+        for sign in (1.0, -1.0):
+            extra = (sign * self.lower_order, self.exponent - 1.0)
+            logd = np.log(np.asarray(sorted(set(ds)), dtype=float))
+            n = [self.n_star(d) + extra[0] * d ** extra[1] for d in sorted(set(ds))]
+            if min(n) > 0:
+                out = max(out, abs(float(np.polyfit(logd, np.log(n), 1)[0]) - base))
+        return out
+
     def tolerance_over(self, ds: Sequence[int]) -> float:
-        """Half-width of the accepted band for a slope over ``ds``: tolerance + polylog allowance."""
-        return self.tolerance + polylog_slope(ds, self.polylog)
+        """Half-width of the accepted band for a slope over ``ds``: tolerance + polylog + lower-order allowance."""
+        return self.tolerance + polylog_slope(ds, self.polylog) + self.lower_order_slope(ds)
 
     def tolerance_why(self, ds: Sequence[int]) -> str:
         why = f"{self.tolerance:g}: {self.tolerance_reason}"
         if self.polylog and len(set(ds)) >= 2:
             why += (f"; + {polylog_slope(ds, self.polylog):.2f}: O~ hides log(d)^{self.polylog:g}, whose slope over "
                     f"d = {min(ds)}...{max(ds)} that is")
+        if self.lower_order and len(set(ds)) >= 2:
+            why += (f"; + {self.lower_order_slope(ds):.2f}: a free next-order term +-{self.lower_order:g} "
+                    f"d^{self.exponent - 1:g} moves the slope that much")
         return why
 
     def describe(self) -> str:
@@ -320,8 +339,11 @@ def dandi_predictions(epsilon: float, k: int, threshold: Threshold | None = None
                                 formula=f"leaves the random level at kappa = 1+eps = {1 + epsilon:g}", **band),
         "kernel": Prediction(exponent=dandi_kernel_kappa(2), terms=polynomial_count_terms(2), source=src,
                              threshold=threshold, formula="first drop at kappa = 2 (lowest Hermite degree of f* in "
-                             "x); at finite d once n > C(d+2, 2)", tolerance=0.0,
-                             tolerance_reason="the finite-d form C(d+2, 2) is the exact count of quadratics"),
+                             "x); at finite d once n > C(d+2, 2)", tolerance=0.05, lower_order=1.0,
+                             tolerance_reason="n* is interpolated between grid points: on planted curves of known "
+                             "slope that biases the measured slope by up to 0.03 on these grids (tests/"
+                             "test_counterfactuals.py); C(d+2, 2) fixes the leading terms, a next-order one is "
+                             "free"),
     }
 
 

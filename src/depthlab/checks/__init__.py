@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from depthlab.analysis import AggregateRow
 from depthlab.config import Config
@@ -156,13 +156,14 @@ class BoundCheck(_Check):
 
 
 class RiseCheck(_Check):
-    """metric(method) rises across the grid: final >= min_final and final >= min_ratio x initial."""
+    """metric(method) rises across the grid: final >= min_final and final >= min_ratio x initial, with
+    min_ratio > 1 (a level alone is a ``bound``)."""
 
     kind: Literal["rises"] = "rises"
     method: str
     metric: str = "overlap_h"
     min_final: float
-    min_ratio: float = 1.0
+    min_ratio: float = Field(gt=1.0, description="required final / initial ratio; > 1, or it is not a rise")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         k0, v0 = ctx.value(self.method, self.metric, "kappa_min")
@@ -177,12 +178,19 @@ class RiseCheck(_Check):
 
 class LeavesTrivialCheck(_Check):
     """Every method starts near the trivial error and ends well below it:
-    test_mse(kappa_min) >= start_fraction x E f*^2  and  test_mse(kappa_max) <= end_fraction x E f*^2."""
+    test_mse(kappa_min) >= start_fraction x E f*^2  and  test_mse(kappa_max) <= end_fraction x E f*^2,
+    with end_fraction < start_fraction (or a learner that never moved would pass)."""
 
     kind: Literal["leaves_trivial"] = "leaves_trivial"
     methods: list[str]
     start_fraction: float = 0.8
-    end_fraction: float = 0.9
+    end_fraction: float = 0.6
+
+    @model_validator(mode="after")
+    def _falls(self) -> LeavesTrivialCheck:
+        if not self.end_fraction < self.start_fraction:
+            raise ValueError(f"end_fraction {self.end_fraction} must be below start_fraction {self.start_fraction}")
+        return self
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         trivial = ctx.references.get(ctx.d, {}).get("trivial", float("nan"))
@@ -233,22 +241,45 @@ class _ExponentCheck(_Check):
 
 
 class ExponentOrderingCheck(_ExponentCheck):
-    """slope(methods[0]) + margin < slope(methods[1]) + margin < ...: the first learner's sample complexity
-    grows with a smaller power of d. A lower-bounded later slope or an upper-bounded earlier one still proves
-    the ordering; the reverse cannot and FAILs."""
+    """The first learner's sample complexity grows with a smaller power of d, by at least ``margin``: from the
+    bootstrap intervals of the slopes (``exponents.bootstrap_exponent``, censored sides open), PASS when
+    ci_hi(methods[i]) + margin < ci_lo(methods[i+1]) for every pair, FAIL when some pair has
+    ci_lo(methods[i]) + margin > ci_hi(methods[i+1]) (the data rule the ordering out), else INCONCLUSIVE.
+    With margin 0 two equal slopes are never a FAIL, so a claim "smaller power" needs margin > 0 (half the
+    predicted gap, say) to be falsifiable."""
 
     kind: Literal["exponent_ordering"] = "exponent_ordering"
     methods: list[str] = Field(min_length=2)
-    margin: float = Field(0.0, ge=0.0)
+    margin: float = Field(0.0, ge=0.0, description="required slope gap (say why in the description)")
+
+    def interval(self, ctx: CheckContext, method: str) -> tuple[ExponentFit, tuple[float, float]]:
+        fit = self.fit(ctx, method)
+        ds = sorted({r.d for r in ctx.rows if r.method == method})
+        tau = self.threshold if self.relative_to is None else {
+            d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
+        rows = ctx.trial_rows or [
+            {"method": r.method, "d": r.d, "n": r.n, "status": "ok", self.metric: r.stat(self.metric)}
+            for r in ctx.rows
+        ]
+        me = bootstrap_exponent(rows, method, tau, self.metric, self.op, n_boot=ctx.n_boot, level=ctx.level,
+                                seed=ctx.seed)
+        lo, hi = me.slope_ci
+        lo = -math.inf if fit.bound == "upper" else min(lo, fit.slope)
+        hi = math.inf if fit.bound == "lower" else max(hi, fit.slope)
+        return fit, (lo, hi)
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
-        fits = [self.fit(ctx, m) for m in self.methods]
-        ok = True
-        for a, b in zip(fits, fits[1:], strict=False):
-            usable = a.bound in ("exact", "upper") and b.bound in ("exact", "lower")
-            ok = ok and usable and a.slope + self.margin < b.slope
-        detail = "; ".join(f.describe() for f in fits) + f"  [{self._what()}, margin {self.margin:g}]"
-        return CheckResult(self.name, ok, detail, {f"{f.method}_slope": f.slope for f in fits})
+        got = [self.interval(ctx, m) for m in self.methods]
+        status: Status = "PASS"
+        for (_, (_, a_hi)), (_, (b_lo, _)) in zip(got, got[1:], strict=False):
+            if not a_hi + self.margin < b_lo:
+                status = "INCONCLUSIVE"
+        for (_, (a_lo, _)), (_, (_, b_hi)) in zip(got, got[1:], strict=False):
+            if a_lo + self.margin > b_hi:
+                status = "FAIL"
+        detail = "; ".join(f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}]" for f, (lo, hi) in got)
+        detail += f"  [{self._what()}, margin {self.margin:g}]"
+        return CheckResult(self.name, status, detail, {f"{f.method}_slope": f.slope for f, _ in got})
 
 
 class ExponentBoundCheck(_ExponentCheck):

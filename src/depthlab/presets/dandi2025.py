@@ -39,10 +39,12 @@ def _checks(below_plateau: bool) -> list[dict[str, Any]]:
         {
             "kind": "leaves_trivial",
             "name": "errors fall from the trivial level",
-            "description": "median test MSE >= 0.8 E f*^2 at the smallest kappa, <= 0.9 E f*^2 at the largest",
+            "description": "median test MSE >= 0.8 E f*^2 at the smallest kappa, <= 0.6 E f*^2 at the largest "
+            "(0.9 let a learner that never moved pass; every learner's limit is below 0.4 E f*^2: the kernel's, "
+            "the best quadratic, is 0.35)",
             "methods": ["layerwise", "joint", "two_layer", "kernel"],
             "start_fraction": 0.8,
-            "end_fraction": 0.9,
+            "end_fraction": 0.6,
         },
         {
             "kind": "rises",
@@ -62,28 +64,43 @@ def _checks(below_plateau: bool) -> list[dict[str, Any]]:
             "min_final": 0.6,
             "min_ratio": 1.3,
         },
-        {
-            "kind": "bound",
-            "name": "kernel cannot beat the best quadratic",
-            "method": "kernel",
-            "description": "kernel test MSE > 0.9 x (best degree-2 polynomial error), paper Fig. 2",
-            "op": ">",
-            "reference": "best_quadratic",
-            "factor": 0.9,
-        },
     ]
+    # Removed: "kernel cannot beat the best quadratic" -- a degree-2 kernel predicts with a quadratic, so its
+    # error is >= the best quadratic's by construction; no result could fail it.
     if below_plateau:
-        checks.append(
+        # Depth advantage (App. F.1): a 2-layer net cannot surpass the best quartic approximation in z = W* x;
+        # a 3-layer net that learned h* goes below it. (The best affine function of h*, 0.20 at d = 32, is not
+        # the 2-layer plateau: 0.094 / 0.104 at d = 32 / 64 is.)
+        checks += [
             {
                 "kind": "bound",
-                "name": "layer-wise below the 2-layer plateau",
+                "name": "layer-wise below the 2-layer (best quartic in z) plateau",
                 "method": "layerwise",
-                "description": "layer-wise test MSE < best affine function of h* (paper check 4, 'clearly < 0.13')",
+                "description": "layer-wise test MSE < best degree-4 polynomial in z (App. F.1)",
                 "op": "<",
-                "reference": "best_linear_h",
+                "reference": "best_quartic_z",
                 "factor": 1.0,
-            }
-        )
+            },
+            {
+                "kind": "bound",
+                "name": "joint below the 2-layer (best quartic in z) plateau",
+                "method": "joint",
+                "description": "joint 3-layer test MSE < best degree-4 polynomial in z (App. F.1)",
+                "op": "<",
+                "reference": "best_quartic_z",
+                "factor": 1.0,
+            },
+            {
+                "kind": "bound",
+                "name": "2-layer net not below the best quartic in z",
+                "method": "two_layer",
+                "description": "2-layer test MSE > 0.95 x best degree-4 polynomial in z (App. F.1); 5% for the "
+                "median over the preset's trials and the 200 000-sample Monte Carlo reference",
+                "op": ">",
+                "reference": "best_quartic_z",
+                "factor": 0.95,
+            },
+        ]
     return checks
 
 
@@ -91,7 +108,10 @@ QUICK = Preset.model_validate(
     {
         "name": "quick",
         "paper": "dandi2025",
-        "description": "SIGHT d=32, eps=1/2: layer-wise/joint 3-layer vs 2-layer vs quadratic kernel, kappa 1.2-2.4",
+        "description": "SIGHT d=32, eps=1/2: layer-wise/joint 3-layer vs 2-layer vs quadratic kernel, kappa 1.2-2.4. "
+        "At its widths (p1 = 256, p2 = 64) the 3-layer nets end near 0.13, above the 2-layer plateau (best quartic "
+        "in z, 0.094 at d = 32), so it does not check the depth advantage (dandi2025-example does), and one d "
+        "gives exponents as information only",
         "est_runtime": "~1:45 cold, ~1:00 warm",
         "target": TARGET,
         "methods": {

@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from depthlab.presets.base import Preset
-from depthlab.targets.activations import get_activation
-from depthlab.theory import Prediction, Threshold, nichani_kernel, nichani_three_layer
+from depthlab.theory import Prediction, Threshold, nichani_three_layer
 
 # sigma1 = |z| for quadratic features: an even first layer carries the degree-2 feature without degree-1
 # noise (measured at d=16, n=16384: feature correlation 0.98 with |z| vs 0.64 with relu); relu for
@@ -45,9 +44,10 @@ def _beats(baselines: list[str]) -> list[dict[str, Any]]:
 
 
 def _feature(min_final: float) -> dict[str, Any]:
-    return {"kind": "rises", "name": "learned feature correlates with h*", "method": "three_layer",
-            "metric": "feature_corr", "min_final": min_final, "min_ratio": 1.0,
-            "description": f"Pearson corr(phi, h*) >= {min_final} at the largest n (paper: -> 1 as n grows)"}
+    # a bound, not a "rises" with min_ratio 1 (which asked nothing of the start): a random feature has corr ~ 0
+    return {"kind": "bound", "name": "learned feature correlates with h*", "method": "three_layer",
+            "metric": "feature_corr", "op": ">", "value": min_final,
+            "description": f"Pearson corr(phi, h*) > {min_final} at the largest n (paper: -> 1 as n grows)"}
 
 
 def _learns(bound: float) -> dict[str, Any]:
@@ -60,9 +60,9 @@ N_09 = Threshold(metric="feature_corr", op=">", value=0.9, relative_to=None)  # 
 
 def _predictions(feature: str, link: str) -> dict[str, Prediction]:
     out = {"three_layer": nichani_three_layer("single_index" if feature == "single_index" else "quadratic", N_09)}
-    degree = get_activation(link).degree
-    if feature == "quadratic" and degree is not None:  # a non-polynomial link (relu) has no finite 2p
-        out["kernel"] = nichani_kernel(degree)
+    # No kernel prediction: n >~ d^(2p) (d^6 for p = 3; a relu link has no finite 2p) lies beyond every grid
+    # here (kappa <= 3.5), so the kernel's n* is censored at every d and its slope unmeasurable -- a check
+    # that could never be decided. The kernel's disadvantage is checked by "3-layer beats kernel".
     return out
 
 

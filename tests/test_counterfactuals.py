@@ -1,0 +1,186 @@
+"""Every check of every preset is falsifiable: on planted results where the paper's claim holds it PASSes, on
+planted results where the claim is false it FAILs (no training; results are built per trial on the preset's own
+grid of d and n, with the preset's own thresholds and predictions).
+
+The counterfactuals are the natural negation of each claim: no advantage (the compared learners tie), no rise
+(the overlap stays at its starting level), no learning at one d (a claim "at every d" broken at the largest),
+a sample-complexity slope outside the predicted band, equal slopes where one learner should need a smaller
+power of d. Exponent predictions of single-d presets give INFO (no verdict from one d) whatever the results;
+they are tested on the same preset over three d.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from depthlab.analysis import aggregate
+from depthlab.checks import (
+    BoundCheck,
+    BoundEveryDCheck,
+    CheckContext,
+    ExponentOrderingCheck,
+    LeavesTrivialCheck,
+    OrderingCheck,
+    OrderingEveryDCheck,
+    PredictionCheck,
+    RiseCheck,
+    run_checks,
+)
+from depthlab.presets import Preset, all_presets, apply_overrides
+from depthlab.theory import Threshold
+
+REFS = {"trivial": 1.0, "best_quadratic": 0.3, "best_linear_h": 0.2, "best_quartic_z": 0.1}
+METRICS = ("test_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")
+BASE = 0.5  # every metric of every learner the check does not name: flat at this level
+
+
+class World:
+    """Planted per-trial results: curve(method, metric) -> f(d, n, kappa, z) with z the trial's jitter."""
+
+    def __init__(self, preset: Preset):
+        self.preset = preset
+        self.curves: dict[tuple[str, str], Any] = {}
+
+    def set(self, method: str, metric: str, f: Any) -> None:
+        self.curves[(method, metric)] = f
+
+    def flat(self, method: str, metric: str, value: float, only_d: int | None = None, other: float = BASE) -> None:
+        self.set(method, metric, lambda d, n, k, z: value if only_d in (None, d) else other)
+
+    def ramp(self, method: str, metric: str, start: float, end: float) -> None:
+        k0, k1 = self.preset.kappa_min, self.preset.kappa_max
+        self.set(method, metric, lambda d, n, k, z: start + (end - start) * (k - k0) / max(k1 - k0, 1e-12))
+
+    def law(self, method: str, th: Threshold, slope: float) -> None:
+        """n*(d) = C d^slope for ``th`` (median crossing), with C placing the crossings mid-grid."""
+        ds = self.preset.ds
+        k_mid = (self.preset.kappa_min + self.preset.kappa_max) / 2
+        # kappa*(d) = slope + log C / log d: centre its range over the sweep's d on the grid's middle
+        log_c = (k_mid - slope) * 2 / (1 / math.log(min(ds)) + 1 / math.log(max(ds)))
+        for d in ds:  # the planted crossing must lie inside the grid, or the test is not testing the check
+            kstar = slope + log_c / math.log(d)
+            assert self.preset.kappa_min + 0.1 < kstar < self.preset.kappa_max - 0.1, (self.preset.name, d, kstar)
+        scale = 1.0 if th.relative_to is None else REFS[th.relative_to]
+        frac = th.value / scale  # the crossing level as a fraction of the curve's range (0, scale)
+        assert 0 < frac < 1
+
+        def f(d: int, n: int, k: float, z: float) -> float:
+            nstar = math.exp(log_c + slope * math.log(d) + 0.02 * z)  # trial noise: 2% in n*
+            if th.op == "<":  # g = scale / (1 + (n / n0)^2) falls through frac * scale at n = nstar
+                n0 = nstar / math.sqrt(1 / frac - 1)
+                return scale / (1 + (n / n0) ** 2)
+            n0 = nstar / math.sqrt(frac / (1 - frac))  # scale (n/n0)^2 / (1 + (n/n0)^2) rises through it
+            return scale * (n / n0) ** 2 / (1 + (n / n0) ** 2)
+
+        self.set(method, th.metric, f)
+
+    def context(self, trials: int = 20, seed: int = 0) -> CheckContext:
+        p, rng, rows = self.preset, np.random.default_rng(seed), []
+        for method in p.methods:
+            for d in p.ds:
+                for kappa, n in p.grid(d):
+                    for t in range(trials):
+                        z = float(rng.standard_normal())
+                        row = {"preset": p.name, "method": method, "d": d, "n": n, "kappa": kappa, "trial": t,
+                               "status": "ok"}
+                        for m in METRICS:
+                            f = self.curves.get((method, m))
+                            row[m] = f(d, n, kappa, z) if f else BASE
+                        rows.append(row)
+        return CheckContext(aggregate(rows), {d: REFS for d in p.ds}, trial_rows=rows,
+                            predictions=p.predictions, thresholds={m: p.threshold_for(m) for m in p.methods},
+                            n_boot=200)
+
+
+def _bound_value(c: BoundCheck) -> float:
+    return c.factor * REFS[c.reference] if c.reference is not None else float(c.value)
+
+
+def _side(op: str, bound: float, right: bool) -> float:
+    """A value on the right (claim holds) or wrong side of ``op bound``."""
+    up = (op == ">") == right
+    return bound * 1.3 + 0.01 if up else bound * 0.7 - 0.01
+
+
+def _prediction_slopes(preset: Preset, c: PredictionCheck) -> tuple[float, float]:
+    pred = preset.predictions[c.method]
+    s, tol = pred.slope_over(preset.ds), pred.tolerance_over(preset.ds)
+    holds = {"rate": s, "upper": s - 0.3, "lower": s + 0.15}[pred.relation]
+    fails = {"rate": s + tol + 0.6, "upper": s + tol + 0.6, "lower": s - tol - 0.6}[pred.relation]
+    return holds, fails
+
+
+def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
+    w = World(preset)
+    d_top = max(preset.ds)
+    if isinstance(check, OrderingCheck):  # counterfactual: no advantage, every learner ties
+        for i, m in enumerate(check.methods):
+            w.flat(m, check.metric, 0.1 * (i + 1) if claim_holds else 0.1)
+    elif isinstance(check, BoundCheck):
+        w.flat(check.method, check.metric, _side(check.op, _bound_value(check), claim_holds))
+    elif isinstance(check, RiseCheck):  # counterfactual: stays at its starting level
+        end = check.min_final * 1.1
+        w.ramp(check.method, check.metric, end / (2 * check.min_ratio) if claim_holds else end, end)
+    elif isinstance(check, LeavesTrivialCheck):  # counterfactual: the first learner never leaves E f*^2
+        triv = REFS["trivial"]
+        for i, m in enumerate(check.methods):
+            start = min(1.0, check.start_fraction + 0.05) * triv
+            learns = claim_holds or i > 0
+            w.ramp(m, "test_mse", start, 0.5 * check.end_fraction * triv if learns else start)
+    elif isinstance(check, ExponentOrderingCheck):  # counterfactual: equal powers of d
+        th = Threshold(metric=check.metric, op=check.op, value=check.threshold, relative_to=check.relative_to)
+        s0 = preset.kappa_min + 0.3
+        for i, m in enumerate(check.methods):
+            w.law(m, th, s0 + (i * (check.margin + 0.8) if claim_holds else 0.0))
+    elif isinstance(check, BoundEveryDCheck):  # counterfactual: broken at the largest d only
+        good, bad = (_side(check.op, check.value, r) for r in (True, False))
+        w.flat(check.method, check.metric, good if claim_holds else bad, only_d=None if claim_holds else d_top,
+               other=good)
+    elif isinstance(check, OrderingEveryDCheck):  # counterfactual: the advantage shrinks below the factor at top d
+        a, b = check.methods
+        w.flat(a, check.metric, 0.1)
+        w.flat(b, check.metric, 0.1 * check.factor * (2.0 if claim_holds else 0.9), only_d=None if claim_holds
+               else d_top, other=0.1 * check.factor * 2.0)
+    elif isinstance(check, PredictionCheck):
+        holds, fails = _prediction_slopes(preset, check)
+        w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
+    else:
+        raise AssertionError(f"no counterfactual for check kind {type(check).__name__}: add one")
+    return w.context()
+
+
+def _multi_d(preset: Preset) -> Preset:
+    """The preset over three d, on a grid fine enough to place n* (for exponent predictions of single-d
+    presets; a 4-point kappa grid interpolates n* too coarsely to measure a slope)."""
+    d = preset.ds[0]
+    return apply_overrides(preset, [f"d={d},{3 * d // 2},{2 * d}", f"num_kappa={max(preset.num_kappa, 16)}"])
+
+
+CASES = [(p.name, i, c.name) for p in all_presets() for i, c in enumerate(p.all_checks())]
+
+
+@pytest.mark.parametrize(("preset_name", "index", "check_name"), CASES, ids=[f"{a}:{c}" for a, _, c in CASES])
+def test_check_passes_where_the_claim_holds_and_fails_where_it_is_false(preset_name, index, check_name):
+    preset = next(p for p in all_presets() if p.name == preset_name)
+    check = preset.all_checks()[index]
+    if isinstance(check, PredictionCheck) and len(preset.ds) < 3:
+        for holds in (True, False):  # one d: information, never a verdict
+            (res,) = run_checks([check], build(preset, check, holds))
+            assert res.status == "INFO", res.detail
+        preset = _multi_d(preset)
+        check = next(c for c in preset.all_checks() if c.name == check_name)
+    (good,) = run_checks([check], build(preset, check, True))
+    (bad,) = run_checks([check], build(preset, check, False))
+    assert good.status == "PASS", good.detail
+    assert bad.status == "FAIL", bad.detail
+
+
+def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
+    kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
+    handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
+               "BoundEveryDCheck", "OrderingEveryDCheck", "PredictionCheck"}
+    assert kinds <= handled, kinds - handled
