@@ -184,3 +184,12 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "BoundEveryDCheck", "OrderingEveryDCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
+
+
+def test_the_checks_table_in_the_docs_is_current():
+    from pathlib import Path
+
+    from depthlab.checks.doc import markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "CHECKS.md"
+    assert doc.read_text() == markdown(), "regenerate: python -m depthlab.checks.doc > docs/CHECKS.md"
