@@ -89,7 +89,8 @@ def _easy_problem(n: int = 2000, d: int = 8):
 def test_depth2_learns_the_ball_and_beats_its_linear_ablation():
     t, inst, train, test = _easy_problem()
     out = {}
-    specs = {"deep": TwoSigmoid(lr=32.0, steps=1500), "lin": TwoSigmoid(lr=1.9, steps=1500, output="linear")}
+    specs = {"deep": TwoSigmoid(lr=32.0, steps=1500),
+             "lin": TwoSigmoid(lr=1.0, steps=1500, output="linear", readout="lstsq")}
     for name, spec in specs.items():
         spec = spec.resolve(8, 2000, 2000)
         prm = jax.jit(spec.fit)(jax.random.PRNGKey(3), train.x, train.y)
@@ -98,6 +99,24 @@ def test_depth2_learns_the_ball_and_beats_its_linear_ablation():
     assert set(deep) == {"test_mse", "train_mse", "trivial_mse", "class_error"}  # no M_W: R^d is the subspace
     assert deep["test_mse"] < 0.05 and deep["class_error"] < 0.06
     assert lin["test_mse"] > 1.5 * deep["test_mse"]
+
+
+def test_lstsq_readout_is_the_least_squares_fit_on_the_same_features():
+    t, inst, train, test = _easy_problem()
+    lstsq = TwoSigmoid(output="linear", readout="lstsq").resolve(8, 2000, 2000)
+    gd = TwoSigmoid(output="linear", lr=1.9, steps=300).resolve(8, 2000, 2000)
+    p_ls = jax.jit(lstsq.fit)(jax.random.PRNGKey(3), train.x, train.y)
+    p_gd = jax.jit(gd.fit)(jax.random.PRNGKey(3), train.x, train.y)
+    np.testing.assert_array_equal(np.asarray(p_ls.w), np.asarray(p_gd.w))  # the same frozen features
+    phi = np.asarray(jax.nn.sigmoid(train.x @ p_ls.w.T + p_ls.b), dtype=np.float64)
+    a = np.column_stack([phi, np.ones(len(phi))])
+    y = np.asarray(train.y, dtype=np.float64)
+    best = np.mean((a @ np.linalg.lstsq(a, y, rcond=None)[0] - y) ** 2)
+    mse = {k: float(np.mean((np.asarray(spec.predict(prm, train.x)) - y) ** 2))
+           for k, spec, prm in (("ls", lstsq, p_ls), ("gd", gd, p_gd))}
+    assert mse["ls"] == pytest.approx(best, rel=1e-2) and mse["ls"] <= mse["gd"] + 1e-6
+    with pytest.raises(ValidationError, match="needs output 'linear'"):
+        TwoSigmoid(readout="lstsq")
 
 
 def test_linear_ablation_rejects_unstable_steps():

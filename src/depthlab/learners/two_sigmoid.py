@@ -15,7 +15,8 @@ Output neuron theta = (v, v_0) from 0 by ``steps`` full-batch GD steps theta <- 
 with A = [phi(X), 1] (n x (p+1)), u = A theta, and L = c_loss tr(A^T A)/n >= the smoothness constant of F
 (c_loss = 1/16 + 1/(6 sqrt 3) for the square loss through a sigmoid, 1/4 logistic, 1 linear-square):
 a step size that needs no tuning across d and p. ``output = "linear"`` drops the outer sigmoid
-(N = u, square loss): the ablation that isolates the second non-linearity (same features, same GD).
+(N = u, square loss): the ablation that isolates the second non-linearity; with ``readout = "lstsq"`` its
+output weights are the exact least-squares fit on the same features, the best any linear output can do.
 """
 
 from __future__ import annotations
@@ -101,9 +102,15 @@ class TwoSigmoid(PolynomialWidth):
     loss: Literal["square", "logistic"] = "square"  # square loss, as the single-neuron GD analysis it builds on
     lr: PositiveFloat = 1.0  # in units of 1/L (module docstring); < 2 is stable for any loss
     steps: PositiveInt = 4000  # full-batch GD iterations
+    readout: Literal["gd", "lstsq"] = Field("gd", description="how (v, v_0) is fitted: 'gd' (steps of GD) or, with "
+                                            "output 'linear', 'lstsq': the exact least-squares readout on the same "
+                                            "features, the best any linear output can do (the ablation of the outer "
+                                            "sigmoid without a step-size or step-count confound)")
 
     @model_validator(mode="after")
     def _linear_step_stable(self) -> TwoSigmoid:
+        if self.readout == "lstsq" and self.output != "linear":
+            raise ValueError("readout 'lstsq' needs output 'linear' (a sigmoid output has no closed form)")
         if self.output == "linear" and self.lr >= 2.0:
             raise ValueError(f"lr = {self.lr} >= 2 with output 'linear': GD on the quadratic loss can diverge")
         return self
@@ -140,12 +147,17 @@ class TwoSigmoid(PolynomialWidth):
         else:
             mean, sd = jnp.zeros_like(phi[0]), jnp.ones_like(phi[0])
         a = jnp.concatenate([(phi - mean) / sd, jnp.ones((n, 1), x.dtype)], axis=1)
-        step = self.lr / (self.curvature() * jnp.sum(a * a) / n)
+        if self.readout == "lstsq":  # argmin ||A theta - y||^2 (a 1e-8 relative ridge only for rank deficiency)
+            g = a.T @ a / n
+            ridge = 1e-8 * jnp.trace(g) / g.shape[0]
+            theta = jnp.linalg.solve(g + ridge * jnp.eye(g.shape[0], dtype=x.dtype), a.T @ y / n)
+        else:
+            step = self.lr / (self.curvature() * jnp.sum(a * a) / n)
 
-        def body(i: Array, theta: Array) -> Array:
-            return theta - step * output_gradient(theta, a, y, self.loss, self.output)
+            def body(i: Array, theta: Array) -> Array:
+                return theta - step * output_gradient(theta, a, y, self.loss, self.output)
 
-        theta = jax.lax.fori_loop(0, self.steps, body, jnp.zeros((self.width + 1,), x.dtype))
+            theta = jax.lax.fori_loop(0, self.steps, body, jnp.zeros((self.width + 1,), x.dtype))
         v = theta[:-1] / sd  # back to the raw features: u = v^T phi + v_0
         return TwoSigmoidParams(w=w, b=b, v=v, v0=theta[-1] - v @ mean)
 
