@@ -69,7 +69,7 @@ class World:
         assert 0 < frac < 1
 
         def f(d: int, n: int, k: float, z: float) -> float:
-            nstar = math.exp(log_c + slope * math.log(d) + 0.02 * z)  # trial noise: 2% in n*
+            nstar = math.exp(log_c + slope * math.log(d) + 0.01 * z)  # trial noise: 1% in n*
             if th.op == "<":  # g = scale / (1 + (n / n0)^2) falls through frac * scale at n = nstar
                 n0 = nstar / math.sqrt(1 / frac - 1)
                 return scale / (1 + (n / n0) ** 2)
@@ -155,9 +155,10 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
 
 def _multi_d(preset: Preset) -> Preset:
     """The preset over three d, on a grid fine enough to place n* (for exponent predictions of single-d
-    presets; a 4-point kappa grid interpolates n* too coarsely to measure a slope)."""
+    presets), on a grid fine enough that the interpolation error of n* (part of the measured interval) does
+    not swamp a sharp prediction's band."""
     d = preset.ds[0]
-    return apply_overrides(preset, [f"d={d},{3 * d // 2},{2 * d}", f"num_kappa={max(preset.num_kappa, 16)}"])
+    return apply_overrides(preset, [f"d={d},{3 * d // 2},{2 * d}", f"num_kappa={max(preset.num_kappa, 40)}"])
 
 
 CASES = [(p.name, i, c.name) for p in all_presets() for i, c in enumerate(p.all_checks())]

@@ -223,3 +223,14 @@ def test_every_paper_preset_declares_predictions_and_threshold():
     assert apply_overrides(quick, ["threshold.value=0.5"]).threshold.value == 0.5
     with pytest.raises(ValidationError, match="unknown methods"):
         type(quick).model_validate({**quick.model_dump(), "predictions": {"nope": {"exponent": 1.0}}})
+
+
+def test_grid_interpolation_error_widens_the_interval_and_shrinks_with_a_finer_grid():
+    laws = {"a": (0.3, 2.0)}
+    coarse = bootstrap_exponent(_trial_rows(laws, trials=5, kappas=np.linspace(1.0, 4.0, 7)), "a", 0.15, n_boot=100)
+    fine = bootstrap_exponent(_trial_rows(laws, trials=5, kappas=np.linspace(1.0, 4.0, 49)), "a", 0.15, n_boot=100)
+    assert coarse.grid_error > fine.grid_error >= 0
+    lo, hi = coarse.slope_interval
+    assert lo == coarse.slope_ci[0] - coarse.grid_error and hi == coarse.slope_ci[1] + coarse.grid_error
+    c = compare(coarse, Prediction(exponent=2.0))
+    assert c.ci == coarse.slope_interval and c.grid_error == coarse.grid_error

@@ -21,7 +21,9 @@ the slope of log log d against log d over d = 8...24 is 0.40 per power).
 
 Verdicts come from intervals, never from a point estimate (``compare``):
 
-* the measured interval is the bootstrap interval of the slope, extended to +-inf on a censored side;
+* the measured interval is the bootstrap interval of the slope, widened by the grid's interpolation error of
+  n* (``MethodExponent.grid_error``, a Richardson estimate from the half grids) and extended to +-inf on a
+  censored side;
 * *agrees*: it lies inside the band; *disagrees*: it lies outside; *inconclusive*: it straddles an edge of the
   band or is wider than the band (the comparison says what would settle it);
 * *information*: fewer than ``MIN_DS`` = 3 values of d. kappa* at one d mixes the exponent with constants, and
@@ -179,6 +181,7 @@ class Comparison:
     formula: str
     advice: str = ""  # what would settle an inconclusive comparison
     tolerance_reason: str = ""
+    grid_error: float = 0.0  # part of the interval that is the grid's interpolation error, each side
 
     @property
     def status(self) -> Status:
@@ -200,8 +203,9 @@ class Comparison:
             return (f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
                     f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}): information only, "
                     f"{self.advice}")
+        grid = f" incl. +-{self.grid_error:.2f} n* interpolation" if self.grid_error > 0.005 else ""
         text = (
-            f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}], "
+            f"{self.method}: measured {what} {sign} {_fmt(self.measured)} [CI {_fmt(lo)}, {_fmt(hi)}{grid}], "
             f"predicted {_fmt(self.predicted)} (asymptotic {self.asymptotic:g}); need {rel} {self.tolerance:.2f} "
             f"({self.tolerance_reason}): {self.verdict}"
         )
@@ -251,7 +255,7 @@ def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal[
     d_cmp: int | None = None
     bound: Literal["exact", "lower", "upper", "none"]
     if quantity == "slope":
-        value, bound, ci = measured.fit.slope, measured.fit.bound, measured.slope_ci
+        value, bound, ci = measured.fit.slope, measured.fit.bound, measured.slope_interval
         predicted = prediction.slope_over(ds)
     else:
         if not ds:
@@ -287,7 +291,7 @@ def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal[
         method=measured.method, quantity=quantity, d=d_cmp, measured=value, measured_bound=bound,
         ci=ci, predicted=predicted, asymptotic=prediction.exponent, relation=prediction.relation, tolerance=tol,
         verdict=verdict, source=prediction.source, formula=prediction.formula, advice=advice,
-        tolerance_reason=why,
+        tolerance_reason=why, grid_error=measured.grid_error if quantity == "slope" else 0.0,
     )
 
 
@@ -339,11 +343,9 @@ def dandi_predictions(epsilon: float, k: int, threshold: Threshold | None = None
                                 formula=f"leaves the random level at kappa = 1+eps = {1 + epsilon:g}", **band),
         "kernel": Prediction(exponent=dandi_kernel_kappa(2), terms=polynomial_count_terms(2), source=src,
                              threshold=threshold, formula="first drop at kappa = 2 (lowest Hermite degree of f* in "
-                             "x); at finite d once n > C(d+2, 2)", tolerance=0.05, lower_order=1.0,
-                             tolerance_reason="n* is interpolated between grid points: on planted curves of known "
-                             "slope that biases the measured slope by up to 0.03 on these grids (tests/"
-                             "test_counterfactuals.py); C(d+2, 2) fixes the leading terms, a next-order one is "
-                             "free"),
+                             "x); at finite d once n > C(d+2, 2)", tolerance=0.0, lower_order=1.0,
+                             tolerance_reason="C(d+2, 2) fixes the leading terms (n* interpolation error is in "
+                             "the measured interval)"),
     }
 
 

@@ -263,7 +263,7 @@ class ExponentOrderingCheck(_ExponentCheck):
         ]
         me = bootstrap_exponent(rows, method, tau, self.metric, self.op, n_boot=ctx.n_boot, level=ctx.level,
                                 seed=ctx.seed)
-        lo, hi = me.slope_ci
+        lo, hi = me.slope_interval
         lo = -math.inf if fit.bound == "upper" else min(lo, fit.slope)
         hi = math.inf if fit.bound == "lower" else max(hi, fit.slope)
         return fit, (lo, hi)
