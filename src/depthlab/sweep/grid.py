@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,6 @@ class Cell:
         """Trials per compiled call: ``trial_block``, fewer only if that many exceed the memory budget
         (``$DEPTHLAB_MEMORY_BUDGET``, default 2 GiB). Depends on the cell and the budget, never on how many
         trials are asked for."""
-        import os
-
         budget = budget or int(os.environ.get("DEPTHLAB_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
         itemsize = 8 if self.precision == "float64" else 4
         per_trial = self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d
