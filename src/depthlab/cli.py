@@ -562,7 +562,7 @@ def exponents(
         has = r["verdict"] != "no prediction"
         color = {"agrees": "green", "inconclusive": "yellow", "disagrees": "red"}.get(r["verdict"], "dim")
         t2.add_row(r["method"], meas, pred if has else "-",
-                   f"{r['relation']} +-{r['tolerance']:g}" if has else "-", f"[{color}]{r['verdict']}[/]",
+                   f"{r['relation']} +-{r['tolerance']:.2f}" if has else "-", f"[{color}]{r['verdict']}[/]",
                    f"{r['formula']} ({r['source']})" if has else "")
     console.print(t2)
     for m, why in res.errors.items():

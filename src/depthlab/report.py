@@ -151,7 +151,7 @@ def _exponent_section(res: SweepResults) -> str:
         pred_s = f"{r['predicted_slope']:.2f} (asympt. {r['exponent']:g})" if has_pred and multi else (
             f"asympt. {r['exponent']:g}" if has_pred else "-")
         rel = {"rate": "= ±", "upper": "<= +", "lower": ">= -"}.get(r["relation"], "")
-        tol = f"{rel} {r['tolerance']:g} ({r['compared']})" if has_pred else "-"
+        tol = f"{rel} {r['tolerance']:.2f} ({r['compared']})" if has_pred else "-"
         rows.append([_e(r["method"]), _e(r["threshold"]), _e(f"{d}"), _e(kappa), _e(pred_k), _e(slope),
                      _e(pred_s), _e(tol), _verdict(r["verdict"]),
                      _e(f"{r['formula']} — {r['source']}" if has_pred else "")])

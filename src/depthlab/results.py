@@ -110,8 +110,10 @@ class SweepResults:
         return out
 
     def exponent_table(self) -> list[dict[str, Any]]:
-        """One row per method: kappa* at the largest d, the slope over d (NaN with one d), their intervals, the
-        prediction (finite-d and asymptotic), and the verdict of the comparison ("no prediction" without one)."""
+        """One row per method: kappa* at the largest d, the slope over d (NaN with one d), their intervals (the
+        slope's widened by its grid interpolation error, as verdicts use it), the prediction (finite-d and
+        asymptotic) with the half-width of its band over the sweep's d, and the verdict ("no prediction"
+        without one)."""
         out = []
         for m, me in self.exponents.items():
             top = max(me.points, key=lambda p: p.d)
@@ -123,10 +125,12 @@ class SweepResults:
                 "kappa_ci_hi": top.ci_hi, "grid_kappa_min": math.log(top.n_min) / math.log(top.d),
                 "grid_kappa_max": math.log(top.n_max) / math.log(top.d),
                 "predicted_kappa": pred.kappa_at(top.d) if pred else math.nan,
-                "slope": me.fit.slope, "slope_bound": me.fit.bound, "slope_ci_lo": me.slope_ci[0],
-                "slope_ci_hi": me.slope_ci[1], "predicted_slope": pred.slope_over(me.ds) if pred else math.nan,
+                "slope": me.fit.slope, "slope_bound": me.fit.bound, "slope_ci_lo": me.slope_interval[0],
+                "slope_ci_hi": me.slope_interval[1], "slope_grid_error": me.grid_error,
+                "predicted_slope": pred.slope_over(me.ds) if pred else math.nan,
                 "exponent": pred.exponent if pred else math.nan, "relation": pred.relation if pred else "",
-                "tolerance": pred.tolerance if pred else math.nan, "compared": cmp.quantity if cmp else "",
+                "tolerance": pred.tolerance_over(me.ds) if pred else math.nan,
+                "compared": cmp.quantity if cmp else "",
                 "verdict": cmp.verdict if cmp else "no prediction", "formula": pred.formula if pred else "",
                 "source": pred.source if pred else "",
             })
