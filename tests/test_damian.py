@@ -187,9 +187,12 @@ def test_exponent_fit_recovers_planted_slopes():
     assert exponent(rows, "b", 0.5).slope == pytest.approx(3.0, abs=0.08)
     ctx = CheckContext(rows, {d: {"trivial": 1.0} for d in (8, 16, 32)})
     assert ExponentOrderingCheck(name="o", methods=["a", "b"], threshold=0.5, margin=0.5).evaluate(ctx).passed
-    assert not ExponentOrderingCheck(name="o", methods=["b", "a"], threshold=0.5).evaluate(ctx).passed
+    assert ExponentOrderingCheck(name="o", methods=["b", "a"], threshold=0.5).evaluate(ctx).status == "FAIL"
     assert ExponentBoundCheck(name="b", method="a", threshold=0.5, min_slope=1.8, max_slope=2.2).evaluate(ctx).passed
-    assert not ExponentBoundCheck(name="b", method="b", threshold=0.5, max_slope=2.5).evaluate(ctx).passed
+    assert ExponentBoundCheck(name="b", method="b", threshold=0.5, max_slope=2.5).evaluate(ctx).status == "FAIL"
+    slope_a = exponent(rows, "a", 0.5).slope  # a bound through the measured slope cannot be decided
+    edge = ExponentBoundCheck(name="b", method="a", threshold=0.5, max_slope=slope_a).evaluate(ctx)
+    assert edge.status == "INCONCLUSIVE", edge.detail
     with pytest.raises(LookupError, match=">= 4"):
         ExponentBoundCheck(name="b", method="a", threshold=0.5, min_ds=4).fit(ctx, "a")
 

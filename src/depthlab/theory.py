@@ -233,8 +233,8 @@ def _advice(lo: float, hi: float, ok_lo: float, ok_hi: float) -> str:
     """What would settle an inconclusive comparison of [lo, hi] with [ok_lo, ok_hi]."""
     width, band = hi - lo, ok_hi - ok_lo
     if math.isinf(lo) or math.isinf(hi):
-        return ("the interval is open on a censored side: extend the kappa grid so that every d crosses the "
-                "threshold inside it")
+        return ("the interval is open on a censored side: extend the kappa grid (or raise the learner's max_n, "
+                "where it caps n) so that every d crosses the threshold inside it")
     if width > band:
         k = math.ceil((width / band) ** 2) if band > 0 else math.inf
         return (f"the interval (width {width:.2f}) is wider than the band (width {band:.2f}): about {k}x the trials, "

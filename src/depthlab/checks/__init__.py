@@ -235,6 +235,23 @@ class _ExponentCheck(_Check):
             raise LookupError(f"no usable threshold crossings: {fit.describe()}")
         return fit
 
+    def interval(self, ctx: CheckContext, method: str) -> tuple[ExponentFit, tuple[float, float]]:
+        """The fit and its bootstrap interval widened by the grid error, open on a censored side."""
+        fit = self.fit(ctx, method)
+        ds = sorted({r.d for r in ctx.rows if r.method == method})
+        tau = self.threshold if self.relative_to is None else {
+            d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
+        rows = ctx.trial_rows or [
+            {"method": r.method, "d": r.d, "n": r.n, "status": "ok", self.metric: r.stat(self.metric)}
+            for r in ctx.rows
+        ]
+        me = bootstrap_exponent(rows, method, tau, self.metric, self.op, n_boot=ctx.n_boot, level=ctx.level,
+                                seed=ctx.seed)
+        lo, hi = me.slope_interval
+        lo = -math.inf if fit.bound == "upper" else min(lo, fit.slope)
+        hi = math.inf if fit.bound == "lower" else max(hi, fit.slope)
+        return fit, (lo, hi)
+
     def _what(self) -> str:
         rel = f" x {self.relative_to}" if self.relative_to else ""
         return f"n* = first n with {self.metric} {self.op} {self.threshold:g}{rel}"
@@ -252,22 +269,6 @@ class ExponentOrderingCheck(_ExponentCheck):
     methods: list[str] = Field(min_length=2)
     margin: float = Field(0.0, ge=0.0, description="required slope gap (say why in the description)")
 
-    def interval(self, ctx: CheckContext, method: str) -> tuple[ExponentFit, tuple[float, float]]:
-        fit = self.fit(ctx, method)
-        ds = sorted({r.d for r in ctx.rows if r.method == method})
-        tau = self.threshold if self.relative_to is None else {
-            d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
-        rows = ctx.trial_rows or [
-            {"method": r.method, "d": r.d, "n": r.n, "status": "ok", self.metric: r.stat(self.metric)}
-            for r in ctx.rows
-        ]
-        me = bootstrap_exponent(rows, method, tau, self.metric, self.op, n_boot=ctx.n_boot, level=ctx.level,
-                                seed=ctx.seed)
-        lo, hi = me.slope_interval
-        lo = -math.inf if fit.bound == "upper" else min(lo, fit.slope)
-        hi = math.inf if fit.bound == "lower" else max(hi, fit.slope)
-        return fit, (lo, hi)
-
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         got = [self.interval(ctx, m) for m in self.methods]
         status: Status = "PASS"
@@ -283,7 +284,8 @@ class ExponentOrderingCheck(_ExponentCheck):
 
 
 class ExponentBoundCheck(_ExponentCheck):
-    """min_slope <= slope(method) <= max_slope (e.g. ~0 for a sample complexity flat in d)."""
+    """min_slope <= slope(method) <= max_slope (e.g. ~0 for a sample complexity flat in d), from the slope's
+    interval (as ``ExponentOrderingCheck``): PASS inside, FAIL disjoint, else INCONCLUSIVE."""
 
     kind: Literal["exponent_bound"] = "exponent_bound"
     method: str
@@ -291,14 +293,13 @@ class ExponentBoundCheck(_ExponentCheck):
     max_slope: float | None = None
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
-        f = self.fit(ctx, self.method)
-        lo_ok = self.min_slope is None or (f.slope >= self.min_slope and f.bound in ("exact", "lower"))
-        hi_ok = self.max_slope is None or (f.slope <= self.max_slope and f.bound in ("exact", "upper"))
-        lo = "-inf" if self.min_slope is None else f"{self.min_slope:g}"
-        hi = "inf" if self.max_slope is None else f"{self.max_slope:g}"
-        rng = f"[{lo}, {hi}]"
-        detail = f"{f.describe()} in {rng}  [{self._what()}]"
-        return CheckResult(self.name, bool(lo_ok and hi_ok), detail, {"slope": f.slope})
+        f, (lo, hi) = self.interval(ctx, self.method)
+        a = -math.inf if self.min_slope is None else self.min_slope
+        b = math.inf if self.max_slope is None else self.max_slope
+        status: Status = "PASS" if a <= lo and hi <= b else "FAIL" if hi < a or lo > b else "INCONCLUSIVE"
+        rng = f"[{_fmt(a)}, {_fmt(b)}]"
+        detail = f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}] in {rng}  [{self._what()}]"
+        return CheckResult(self.name, status, detail, {"slope": f.slope, "ci_lo": lo, "ci_hi": hi})
 
 
 # ---- checks across every d of the sweep (error vs d: Safran & Lee 2022) ------------------------------
