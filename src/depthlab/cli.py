@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from depthlab.analysis import METRICS, AggregateRow, aggregate
+from depthlab.checks import exit_code, summarize
 from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
 from depthlab.store import Store, StoreError, default_store_path, integrity_check
 from depthlab.sweep.cluster import (
@@ -392,7 +393,6 @@ def check(
     """Evaluate the preset's paper checks and its measured-vs-predicted exponent checks on its stored results:
     PASS / FAIL / INCONCLUSIVE / INFO with numbers. Exit status 1 if any check FAILs, else 3 if any is
     INCONCLUSIVE (the data cannot decide), else 0."""
-    from depthlab.checks import exit_code, summarize
 
     res = _results(store, preset, boot, seed, level)
     d = max(res.ds)
@@ -586,8 +586,6 @@ def report(
 
     res = _results(store, preset, boot, seed, level)
     page = write_report(res, output)
-    from depthlab.checks import summarize
-
     console.print(f"wrote {page} (checks: {summarize([r for _, r in res.check_results])})")
 
 

@@ -199,6 +199,16 @@ class MethodExponent:
         return lo - self.grid_error, hi + self.grid_error
 
     @property
+    def judged_interval(self) -> tuple[float, float]:
+        """``slope_interval`` stretched to contain the point estimate and open on a censored side (-inf below an
+        upper bound, +inf above a lower one): what a verdict compares with a band."""
+        lo, hi = self.slope_interval
+        s, bound = self.fit.slope, self.fit.bound
+        lo = -math.inf if bound == "upper" else (s if math.isnan(lo) else min(lo, s))
+        hi = math.inf if bound == "lower" else (s if math.isnan(hi) else max(hi, s))
+        return lo, hi
+
+    @property
     def ds(self) -> list[int]:
         return [p.d for p in self.points]
 

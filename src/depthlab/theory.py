@@ -34,7 +34,7 @@ Verdicts come from intervals, never from a point estimate (``compare``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,13 +54,18 @@ STATUS_OF: dict[str, Status] = {
 }
 
 
+def _loglog_slope(ds: Sequence[int], f: Callable[[int], float]) -> float:
+    """Least-squares slope of log f(d) against log d over ``ds``."""
+    logd = np.log(np.asarray(ds, dtype=float))
+    return float(np.polyfit(logd, np.log([f(d) for d in ds]), 1)[0])
+
+
 def polylog_slope(ds: Sequence[int], power: float = 1.0) -> float:
     r"""Least-squares slope of log(log(d)^power) against log d over ``ds``: how much a hidden polylog(d) factor
     moves a measured exponent over that d range (0 for fewer than two d)."""
     if len(set(ds)) < 2 or power == 0:
         return 0.0
-    logd = np.log(np.asarray(sorted(set(ds)), dtype=float))
-    return float(power * np.polyfit(logd, np.log(logd), 1)[0])
+    return power * _loglog_slope(sorted(set(ds)), math.log)
 
 
 class Threshold(Config):
@@ -126,23 +131,20 @@ class Prediction(Config):
         """Least-squares slope of log N(d) against log d over ``ds`` (the exponent itself for one d)."""
         if len(set(ds)) < 2:
             return self.exponent
-        logd = np.log(np.asarray(ds, dtype=float))
-        logn = np.log([self.n_star(d) for d in ds])
-        slope = float(np.polyfit(logd, logn, 1)[0])
+        slope = _loglog_slope(ds, self.n_star)
         return 0.0 if abs(slope) < 1e-9 else slope  # a d-independent N(d) fits to ~1e-16, not "-0.00"
 
     def lower_order_slope(self, ds: Sequence[int]) -> float:
         """Largest change of the predicted slope over ``ds`` when N(d) gets an extra +-lower_order x d^(s-1)."""
         if not self.lower_order or len(set(ds)) < 2:
             return 0.0
-        base = self.slope_over(ds)
-        out = 0.0
-        for sign in (1.0, -1.0):
-            extra = (sign * self.lower_order, self.exponent - 1.0)
-            logd = np.log(np.asarray(sorted(set(ds)), dtype=float))
-            n = [self.n_star(d) + extra[0] * d ** extra[1] for d in sorted(set(ds))]
-            if min(n) > 0:
-                out = max(out, abs(float(np.polyfit(logd, np.log(n), 1)[0]) - base))
+        base, uniq, out = self.slope_over(ds), sorted(set(ds)), 0.0
+        for c in (self.lower_order, -self.lower_order):
+            def shifted(d: float, c: float = c) -> float:
+                return self.n_star(d) + c * d ** (self.exponent - 1.0)
+
+            if min(shifted(d) for d in uniq) > 0:
+                out = max(out, abs(_loglog_slope(uniq, shifted) - base))
         return out
 
     def tolerance_over(self, ds: Sequence[int]) -> float:
@@ -280,10 +282,7 @@ def compare(measured: MethodExponent, prediction: Prediction, quantity: Literal[
         advice = (f"an exponent verdict needs the slope over >= {MIN_DS} values of d (have d = {sorted(set(ds))}); "
                   "kappa* at one d mixes the exponent with constants")
     else:
-        lo = min(ci[0], value) if bound in ("exact", "lower") else -math.inf
-        hi = max(ci[1], value) if bound in ("exact", "upper") else math.inf
-        if math.isnan(lo) or math.isnan(hi):
-            lo, hi = (value if bound != "upper" else -math.inf), (value if bound != "lower" else math.inf)
+        lo, hi = measured.judged_interval
         verdict = _verdict(lo, hi, ok_lo, ok_hi)
         if verdict == "inconclusive":
             advice = _advice(lo, hi, ok_lo, ok_hi)

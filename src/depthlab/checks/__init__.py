@@ -44,10 +44,6 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == "PASS"
 
-    @property
-    def failed(self) -> bool:
-        return self.status == "FAIL"
-
 
 @dataclass
 class CheckContext:
@@ -72,10 +68,7 @@ class CheckContext:
         medians stand in for the trials, so the intervals collapse to the point estimates."""
         if method not in self._exponents:
             th = self.threshold(method)
-            rows = self.trial_rows or [
-                {"method": r.method, "d": r.d, "n": r.n, "status": "ok", th.metric: r.stat(th.metric)}
-                for r in self.rows
-            ]
+            rows = self.trials_or_medians(th.metric)
             ds = sorted({int(r["d"]) for r in rows if r["method"] == method})
             if not ds:
                 raise LookupError(f"no results for method {method!r}")
@@ -84,6 +77,12 @@ class CheckContext:
                 n_boot=self.n_boot, level=self.level, seed=self.seed, describe=th.describe(),
             )
         return self._exponents[method]
+
+    def trials_or_medians(self, metric: str) -> list[dict[str, Any]]:
+        """The per-trial rows, or without them the cell medians of ``metric`` standing in for the trials."""
+        return self.trial_rows or [
+            {"method": r.method, "d": r.d, "n": r.n, "status": "ok", metric: r.stat(metric)} for r in self.rows
+        ]
 
     @property
     def d(self) -> int:
@@ -223,34 +222,27 @@ class _ExponentCheck(_Check):
         ds = sorted({r.d for r in ctx.rows if r.method == method})
         if len(ds) < self.min_ds:
             raise LookupError(f"{method} has results at d = {ds}; the exponent needs >= {self.min_ds} values of d")
-        if self.relative_to is None:
-            tau: float | dict[int, float] = self.threshold
-        else:
-            missing = [d for d in ds if self.relative_to not in ctx.references.get(d, {})]
-            if missing:
-                raise LookupError(f"reference level {self.relative_to!r} unknown at d = {missing}")
-            tau = {d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
-        fit = exponent(ctx.rows, method, tau, self.metric, self.op)
+        fit = exponent(ctx.rows, method, self._tau(ctx, ds), self.metric, self.op)
         if fit.bound == "none" or math.isnan(fit.slope):
             raise LookupError(f"no usable threshold crossings: {fit.describe()}")
         return fit
 
+    def _tau(self, ctx: CheckContext, ds: list[int]) -> float | dict[int, float]:
+        """The threshold, absolute or at each d relative to that d's reference level."""
+        if self.relative_to is None:
+            return self.threshold
+        missing = [d for d in ds if self.relative_to not in ctx.references.get(d, {})]
+        if missing:
+            raise LookupError(f"reference level {self.relative_to!r} unknown at d = {missing}")
+        return {d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
+
     def interval(self, ctx: CheckContext, method: str) -> tuple[ExponentFit, tuple[float, float]]:
         """The fit and its bootstrap interval widened by the grid error, open on a censored side."""
-        fit = self.fit(ctx, method)
-        ds = sorted({r.d for r in ctx.rows if r.method == method})
-        tau = self.threshold if self.relative_to is None else {
-            d: self.threshold * ctx.references[d][self.relative_to] for d in ds}
-        rows = ctx.trial_rows or [
-            {"method": r.method, "d": r.d, "n": r.n, "status": "ok", self.metric: r.stat(self.metric)}
-            for r in ctx.rows
-        ]
-        me = bootstrap_exponent(rows, method, tau, self.metric, self.op, n_boot=ctx.n_boot, level=ctx.level,
-                                seed=ctx.seed)
-        lo, hi = me.slope_interval
-        lo = -math.inf if fit.bound == "upper" else min(lo, fit.slope)
-        hi = math.inf if fit.bound == "lower" else max(hi, fit.slope)
-        return fit, (lo, hi)
+        fit = self.fit(ctx, method)  # validates: enough d, usable crossings
+        tau = self._tau(ctx, sorted({r.d for r in ctx.rows if r.method == method}))
+        me = bootstrap_exponent(ctx.trials_or_medians(self.metric), method, tau, self.metric, self.op,
+                                n_boot=ctx.n_boot, level=ctx.level, seed=ctx.seed)
+        return fit, me.judged_interval
 
     def _what(self) -> str:
         rel = f" x {self.relative_to}" if self.relative_to else ""
