@@ -35,6 +35,7 @@ from depthlab.theory import Threshold
 
 REFS = {"trivial": 1.0, "best_quadratic": 0.3, "best_linear_h": 0.2, "best_quartic_z": 0.1}
 METRICS = ("test_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")
+NOISE = 0.02  # relative trial-to-trial spread of the planted flat and ramp values
 BASE = 0.5  # every metric of every learner the check does not name: flat at this level
 
 
@@ -49,11 +50,14 @@ class World:
         self.curves[(method, metric)] = f
 
     def flat(self, method: str, metric: str, value: float, only_d: int | None = None, other: float = BASE) -> None:
-        self.set(method, metric, lambda d, n, k, z: value if only_d in (None, d) else other)
+        """``value`` (``other`` at d other than ``only_d``), with 2% trial noise: the verdicts come from
+        intervals, and the planted worlds must be decided through them, not from collapsed ones."""
+        self.set(method, metric, lambda d, n, k, z: (value if only_d in (None, d) else other) * (1 + NOISE * z))
 
     def ramp(self, method: str, metric: str, start: float, end: float) -> None:
         k0, k1 = self.preset.kappa_min, self.preset.kappa_max
-        self.set(method, metric, lambda d, n, k, z: start + (end - start) * (k - k0) / max(k1 - k0, 1e-12))
+        self.set(method, metric, lambda d, n, k, z: (start + (end - start) * (k - k0) / max(k1 - k0, 1e-12))
+                 * (1 + NOISE * z))
 
     def law(self, method: str, th: Threshold, slope: float) -> None:
         """n*(d) = C d^slope for ``th`` (median crossing), with C placing the crossings mid-grid."""
@@ -194,3 +198,53 @@ def test_the_checks_table_in_the_docs_is_current():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "CHECKS.md"
     assert doc.read_text() == markdown(), "regenerate: python -m depthlab.checks.doc > docs/CHECKS.md"
+
+
+# ---- verdicts from intervals, where a point estimate would have decided ------------------------------
+def _ctx(values: dict[str, list[float]], metric: str = "test_mse") -> CheckContext:
+    """One d, two n; each method's trials at the largest n have the given values (smallest n: 1.0)."""
+    rows = []
+    for m, vals in values.items():
+        for n, kappa, vs in ((32, 1.0, [1.0] * len(vals)), (1024, 2.0, vals)):
+            rows += [{"preset": "p", "method": m, "d": 32, "n": n, "kappa": kappa, "trial": t, "status": "ok",
+                      metric: v} for t, v in enumerate(vs)]
+    return CheckContext(aggregate(rows), {32: REFS}, trial_rows=rows, n_boot=500)
+
+
+def test_ordering_with_overlapping_trials_is_inconclusive_not_pass():
+    # medians 0.11 vs 0.35 (ratio 3.2, a PASS from the medians) but one trial of each crosses the other
+    ctx = _ctx({"a": [0.10, 0.11, 0.30], "b": [0.13, 0.35, 0.40]})
+    assert OrderingCheck(name="o", methods=["a", "b"]).evaluate(ctx).status == "INCONCLUSIVE"
+    apart = _ctx({"a": [0.10, 0.11, 0.12], "b": [0.33, 0.35, 0.40]})
+    assert OrderingCheck(name="o", methods=["a", "b"]).evaluate(apart).status == "PASS"
+    tie = _ctx({"a": [0.10, 0.11, 0.12], "b": [0.10, 0.115, 0.12]})
+    res = OrderingCheck(name="o", methods=["a", "b"]).evaluate(tie)
+    assert res.status == "FAIL", res.detail  # a tie is no advantage: below the 1.25 factor in the whole interval
+
+
+def test_bound_straddling_its_value_is_inconclusive():
+    ctx = _ctx({"a": [0.04, 0.045, 0.06]})
+    assert BoundCheck(name="b", method="a", op="<", value=0.05).evaluate(ctx).status == "INCONCLUSIVE"
+    assert BoundCheck(name="b", method="a", op="<", value=0.07).evaluate(ctx).status == "PASS"
+    assert BoundCheck(name="b", method="a", op="<", value=0.035).evaluate(ctx).status == "FAIL"
+    assert BoundCheck(name="b", method="a", op=">", value=0.035).evaluate(ctx).status == "PASS"
+
+
+def test_every_d_checks_combine_per_d_verdicts():
+    rows = []
+    for d, vals in ((8, [0.01, 0.012, 0.011]), (16, [0.02, 0.06, 0.04])):  # d=16 straddles 0.05
+        for n, kappa, vs in ((8, 1.0, [1.0] * 3), (4096, 3.0, vals)):
+            rows += [{"preset": "p", "method": "a", "d": d, "n": n, "kappa": kappa, "trial": t, "status": "ok",
+                      "test_mse": v} for t, v in enumerate(vs)]
+    ctx = CheckContext(aggregate(rows), {8: REFS, 16: REFS}, trial_rows=rows, n_boot=500)
+    res = BoundEveryDCheck(name="b", method="a", value=0.05).evaluate(ctx)
+    assert res.status == "INCONCLUSIVE" and "more trials" in res.detail
+    assert BoundEveryDCheck(name="b", method="a", value=0.015).evaluate(ctx).status == "FAIL"
+
+
+def test_a_diverged_trial_is_left_out_of_the_interval_as_of_the_median():
+    ctx = _ctx({"a": [0.04, 0.041, 0.042]})
+    ctx.trial_rows.append({"preset": "p", "method": "a", "d": 32, "n": 1024, "kappa": 2.0, "trial": 3,
+                           "status": "diverged", "test_mse": None})
+    c = ctx.cell("a", "test_mse", "kappa_max")
+    assert c.trials == 3 and c.median == pytest.approx(0.041)

@@ -36,15 +36,16 @@ COUNTERFACTUAL = {
 def _measured(c: Any, preset: Any) -> tuple[str, str]:
     """(measured quantity, threshold) of one check."""
     if isinstance(c, OrderingCheck):
-        return f"median {c.metric} at {c.at}, largest d", " < ".join(c.methods)
+        return f"ratios of median {c.metric} at {c.at}, largest d, bootstrap interval", (
+            " < ".join(c.methods) + f", each ratio > {c.factor:g}")
     if isinstance(c, BoundCheck):
         bound = f"{c.factor:g} x {c.reference}" if c.reference else f"{c.value:g}"
-        return f"median {c.metric} of {c.method} at {c.at}, largest d", f"{c.op} {bound}"
+        return f"median {c.metric} of {c.method} at {c.at}, largest d, bootstrap interval", f"{c.op} {bound}"
     if isinstance(c, RiseCheck):
-        return f"median {c.metric} of {c.method}, kappa_min -> kappa_max", (
+        return f"median {c.metric} of {c.method}, kappa_min -> kappa_max, bootstrap intervals", (
             f"end >= {c.min_final:g} and >= {c.min_ratio:g} x start")
     if isinstance(c, LeavesTrivialCheck):
-        return f"median test_mse of {', '.join(c.methods)}", (
+        return f"median test_mse of {', '.join(c.methods)}, bootstrap intervals", (
             f"start >= {c.start_fraction:g} E f*^2, end <= {c.end_fraction:g} E f*^2")
     if isinstance(c, ExponentOrderingCheck | ExponentBoundCheck):
         rel = f" x {c.relative_to}" if c.relative_to else ""
@@ -53,10 +54,10 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
             return what, " < ".join(c.methods) + f" by >= {c.margin:g}"
         return what, f"in [{c.min_slope}, {c.max_slope}]"
     if isinstance(c, BoundEveryDCheck):
-        return f"median {c.metric} of {c.method} at {c.at}, every d", f"{c.op} {c.value:g}"
+        return f"median {c.metric} of {c.method} at {c.at}, every d, bootstrap interval", f"{c.op} {c.value:g}"
     if isinstance(c, OrderingEveryDCheck):
         a, b = c.methods
-        return f"median {c.metric} at {c.at}, every d", f"{c.factor:g} x {a} < {b}"
+        return f"ratio of median {c.metric} at {c.at}, every d, bootstrap interval", f"{b} / {a} > {c.factor:g}"
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)
@@ -84,8 +85,13 @@ def markdown() -> str:
         "the threshold and where it comes from, and the counterfactual planted in `tests/test_counterfactuals.py` "
         "on which the check must FAIL (a planted world where the claim holds must PASS).",
         "",
-        "Statuses: PASS, FAIL, INCONCLUSIVE (an interval straddles the band or is wider than it, or nothing was "
-        "measured; `depthlab check` exits 3 if no check FAILs), INFO (an exponent over fewer than 3 d; never "
+        "Every verdict comes from an interval: a cell's median over trials carries a 95% bootstrap interval "
+        "(trials resampled), a claim that one learner beats another is a ratio of medians above a stated factor "
+        "(1.25 unless the row says otherwise: a quarter lower error, so a tie FAILs), an exponent is a slope over "
+        ">= 3 d with its bootstrap interval widened by the grid error. "
+        "Statuses: PASS (the whole interval on the claim's side), FAIL (wholly on the other side), INCONCLUSIVE "
+        "(an interval straddles the threshold or is wider than the band, or nothing was measured; "
+        "`depthlab check` exits 3 if no check FAILs), INFO (an exponent over fewer than 3 d; never "
         "judged). Removed as true by construction or ruled out by the preset itself: \"kernel cannot beat the "
         "best quadratic\" (Dandi), \"one step beats random features of the same width\" and \"transfer beats the "
         "one-step net from scratch\" (Damian), the kernel's d^(2p) predictions (Nichani: beyond every grid).",
