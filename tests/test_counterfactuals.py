@@ -22,6 +22,7 @@ from depthlab.checks import (
     BoundCheck,
     BoundEveryDCheck,
     CheckContext,
+    ExponentBoundCheck,
     ExponentOrderingCheck,
     LeavesTrivialCheck,
     OrderingCheck,
@@ -140,6 +141,12 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         s0 = preset.kappa_min + 0.3
         for i, m in enumerate(check.methods):
             w.law(m, th, s0 + (i * (check.margin + 0.8) if claim_holds else 0.0))
+    elif isinstance(check, ExponentBoundCheck):  # counterfactual: a slope 0.6 beyond the bound
+        th = Threshold(metric=check.metric, op=check.op, value=check.threshold, relative_to=check.relative_to)
+        lo, hi = check.min_slope, check.max_slope
+        inside = (lo + hi) / 2 if lo is not None and hi is not None else (hi - 1.5 if hi is not None else lo + 1.5)
+        outside = hi + 0.6 if hi is not None else lo - 0.6
+        w.law(check.method, th, inside if claim_holds else outside)
     elif isinstance(check, BoundEveryDCheck):  # counterfactual: broken at the largest d only
         good, bad = (_side(check.op, check.value, r) for r in (True, False))
         w.flat(check.method, check.metric, good if claim_holds else bad, only_d=None if claim_holds else d_top,
@@ -187,6 +194,7 @@ def test_check_passes_where_the_claim_holds_and_fails_where_it_is_false(preset_n
 def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
+               "ExponentBoundCheck",
                "BoundEveryDCheck", "OrderingEveryDCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
 
@@ -248,3 +256,17 @@ def test_a_diverged_trial_is_left_out_of_the_interval_as_of_the_median():
                            "status": "diverged", "test_mse": None})
     c = ctx.cell("a", "test_mse", "kappa_max")
     assert c.trials == 3 and c.median == pytest.approx(0.041)
+
+
+def test_a_slope_claim_is_not_judged_from_one_d_nor_from_an_unmeasured_baseline():
+    preset = next(p for p in all_presets() if p.name == "nichani2023-separation")
+    check = next(c for c in preset.all_checks() if isinstance(c, ExponentOrderingCheck))
+    one_d = apply_overrides(preset, ["d=16"])
+    (res,) = run_checks([check], build(one_d, check, True))
+    assert res.status == "INFO", res.detail
+    w = World(preset)  # the baseline never reaches the bound at any d: its slope is unknown, not large
+    th = Threshold(metric=check.metric, op=check.op, value=check.threshold, relative_to=check.relative_to)
+    w.law(check.methods[0], th, preset.kappa_min + 0.3)
+    w.flat(check.methods[1], check.metric, 0.5)
+    (res,) = run_checks([check], w.context())
+    assert res.status == "INCONCLUSIVE" and "not measured" in res.detail, res.detail

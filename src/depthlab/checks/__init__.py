@@ -335,6 +335,15 @@ class LeavesTrivialCheck(_Check):
         return CheckResult(self.name, status, detail, measured)
 
 
+class Undecided(LookupError):
+    """The data cannot decide the check (``status``: INFO with too few d for a slope, INCONCLUSIVE where no
+    threshold crossing could be used); ``run_checks`` reports it with that status, not as a FAIL."""
+
+    def __init__(self, status: Status, why: str):
+        super().__init__(why)
+        self.status = status
+
+
 class _ExponentCheck(_Check):
     """Shared: n*(d) = first n where the median ``metric`` crosses ``threshold`` (times the reference level
     ``relative_to`` at that d, if set), slope of log n* vs log d over all d of the sweep (``exponents``)."""
@@ -347,11 +356,12 @@ class _ExponentCheck(_Check):
 
     def fit(self, ctx: CheckContext, method: str) -> ExponentFit:
         ds = sorted({r.d for r in ctx.rows if r.method == method})
-        if len(ds) < self.min_ds:
-            raise LookupError(f"{method} has results at d = {ds}; the exponent needs >= {self.min_ds} values of d")
+        if len(ds) < self.min_ds:  # a slope claim is not judged from one or two d (information, as predictions)
+            raise Undecided("INFO", f"{method} has results at d = {ds}; a slope needs >= {self.min_ds} values of d")
         fit = exponent(ctx.rows, method, self._tau(ctx, ds), self.metric, self.op)
         if fit.bound == "none" or math.isnan(fit.slope):
-            raise LookupError(f"no usable threshold crossings: {fit.describe()}")
+            raise Undecided("INCONCLUSIVE", f"{method}'s slope is not measured on this grid ({fit.describe()}): "
+                            "extend the kappa grid so that its n* crosses the threshold inside it at the smaller d")
         return fit
 
     def _tau(self, ctx: CheckContext, ds: list[int]) -> float | dict[int, float]:
@@ -538,11 +548,14 @@ def exit_code(results: list[CheckResult]) -> int:
 
 
 def run_checks(checks: list[CheckConfig], ctx: CheckContext) -> list[CheckResult]:
-    """Evaluate every check; a check that cannot be evaluated (missing data) is a FAIL saying why."""
+    """Evaluate every check; a check the data cannot decide (``Undecided``) gets its INFO / INCONCLUSIVE status,
+    one that cannot be evaluated (a method or reference level missing) is a FAIL saying why."""
     out = []
     for c in checks:
         try:
             out.append(c.evaluate(ctx))
+        except Undecided as e:
+            out.append(CheckResult(c.name, e.status, f"undecided: {e}"))
         except (LookupError, ValueError) as e:
             out.append(CheckResult(c.name, False, f"cannot evaluate: {e}"))
     return out
