@@ -23,7 +23,8 @@ from depthlab.targets import MultiIndexTarget
 
 @pytest.mark.parametrize(
     "kw",
-    [{"r": 3, "p": 3}, {"r": 2, "p": 4}, {"r": 3, "p": 3, "cond": 10.0}, {"r": 3, "p": 3, "head": "transfer"}],
+    [{"r": 3, "p": 3}, {"r": 2, "p": 4}, {"r": 3, "p": 3, "cond": 10.0}, {"r": 3, "p": 3, "head": "transfer"},
+     {"r": 3, "p": 3, "head": "transfer_full", "cond": 4.0}],
 )
 def test_multi_index_target_has_zero_mean_unit_variance(kw):
     t = MultiIndexTarget(d=12, **kw)
@@ -58,6 +59,18 @@ def test_source_head_is_the_notes_polynomial_and_its_hessian_has_rank_r(x64):
     mc = (xs * fs[:, None]).T @ xs / len(fs) - fs.mean() * np.eye(10)
     assert np.max(np.abs(mc - h)) < 0.03
     assert MultiIndexTarget(d=10, r=3, p=3, head="no_hessian").hessian(inst).sum() == 0.0
+
+
+@pytest.mark.parametrize(("head", "rank"), [("transfer", 2), ("transfer_full", 3)])
+def test_transfer_heads_hessian_rank_decides_whether_scratch_is_within_the_theorem(head, rank, x64):
+    t = MultiIndexTarget(d=10, r=3, p=3, head=head)
+    inst = t.draw(jax.random.PRNGKey(3))
+    h = np.asarray(t.hessian(inst))
+    assert np.linalg.matrix_rank(h, tol=1e-8) == rank
+    b = t.sample(inst, jax.random.PRNGKey(4), 400_000)  # Monte Carlo E[f (x x^T - I)] agrees with the closed form
+    xs, fs = np.asarray(b.x), np.asarray(b.f)
+    mc = (xs * fs[:, None]).T @ xs / len(fs) - fs.mean() * np.eye(10)
+    assert np.max(np.abs(mc - h)) < 0.03
 
 
 def test_reference_levels_are_exact_hermite_fractions():

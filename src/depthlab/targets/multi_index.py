@@ -14,6 +14,10 @@ Named heads (``head``), z_k the coordinates, c = cond^{-(k-1)/(r-1)} geometric H
                   Hessian H = E grad^2 f* = U^T diag(sqrt(2) c_k) U / norm has rank r and condition number
                   ``cond`` -- the paper's non-degeneracy -- and the degree-p part defeats degree-<p kernels.
 * ``transfer``:   h_p(z_2) + z_1 z_r (r >= 2): a different head on the same U (the notes' g_t for r = 3).
+* ``transfer_full``: sum_k c_{r+1-k} h_2(z_k) + h_p(z_2) + z_1 z_r: a new head on the same U whose expected
+                  Hessian has full rank r (He_2 weights in reverse order), so that the one-step net from scratch
+                  satisfies the theorem's assumption and a transfer-vs-scratch comparison is not decided by
+                  construction (``transfer``'s Hessian has rank 2 < r = 3).
 * ``no_hessian``: h_p(z_1): H = 0 for p >= 3 (information exponent p), the sanity case with no recovery.
 
 ``terms`` (a list of {coef, degrees}) replaces the named head by an arbitrary expansion. For transfer
@@ -36,7 +40,7 @@ from depthlab.config import Config
 from depthlab.hermite import he_normalized
 from depthlab.targets.base import Batch, TargetSpec
 
-Head = Literal["source", "transfer", "no_hessian"]
+Head = Literal["source", "transfer", "transfer_full", "no_hessian"]
 
 
 class HermiteTerm(Config):
@@ -69,12 +73,15 @@ def head_terms(head: Head, r: int, p: int, cond: float = 1.0) -> list[HermiteTer
 
     if head == "no_hessian":
         return [HermiteTerm(coef=1.0, degrees=unit(0, p))]
-    if head == "transfer":
-        if r < 2:
-            raise ValueError("head 'transfer' needs r >= 2")
-        pair = [1 if k in (0, r - 1) else 0 for k in range(r)]
-        return [HermiteTerm(coef=1.0, degrees=unit(1, p)), HermiteTerm(coef=1.0, degrees=pair)]
     weights = [cond ** (-k / (r - 1)) if r > 1 else 1.0 for k in range(r)]
+    if head in ("transfer", "transfer_full"):
+        if r < 2:
+            raise ValueError(f"head {head!r} needs r >= 2")
+        pair = [1 if k in (0, r - 1) else 0 for k in range(r)]
+        new = [HermiteTerm(coef=1.0, degrees=unit(1, p)), HermiteTerm(coef=1.0, degrees=pair)]
+        if head == "transfer":
+            return new
+        return [HermiteTerm(coef=w, degrees=unit(k, 2)) for k, w in enumerate(reversed(weights))] + new
     terms = [HermiteTerm(coef=w, degrees=unit(k, 2)) for k, w in enumerate(weights)]
     if p > 2:
         terms.append(HermiteTerm(coef=1.0, degrees=unit(0, p)))
