@@ -151,11 +151,12 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         good, bad = (_side(check.op, check.value, r) for r in (True, False))
         w.flat(check.method, check.metric, good if claim_holds else bad, only_d=None if claim_holds else d_top,
                other=good)
-    elif isinstance(check, OrderingEveryDCheck):  # counterfactual: the advantage shrinks below the factor at top d
+    elif isinstance(check, OrderingEveryDCheck):  # counterfactual: the ratio crosses the factor at the top d
         a, b = check.methods
+        good, bad = (2.0, 0.9) if check.op == ">" else (0.9, 2.0)
         w.flat(a, check.metric, 0.1)
-        w.flat(b, check.metric, 0.1 * check.factor * (2.0 if claim_holds else 0.9), only_d=None if claim_holds
-               else d_top, other=0.1 * check.factor * 2.0)
+        w.flat(b, check.metric, 0.1 * check.factor * (good if claim_holds else bad), only_d=None if claim_holds
+               else d_top, other=0.1 * check.factor * good)
     elif isinstance(check, PredictionCheck):
         holds, fails = _prediction_slopes(preset, check)
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)

@@ -86,6 +86,6 @@ def test_safran_lee_presets_resolve_polynomial_widths():
             assert c.learner.p == c.d**2
     assert {c.n for c in cells if c.d == 16} == {64, 256, 1024, 4096}
     full = get_preset("safran-lee2022-ball")
-    assert {c.learner.p for c in expand(full) if c.method == "depth2_wide" and c.d == 8} == {256}
+    assert {c.learner.p for c in expand(full) if c.method == "depth2_big" and c.d == 8} == {256}
     with pytest.raises(PresetError, match="radius_law"):
         apply_overrides(p, ["target.radius_law=cauchy"])

@@ -45,17 +45,17 @@ OKABE_ITO = {
     "reddish_purple": "#CC79A7",
 }
 _ROLE = {
-    "layerwise": "blue", "three_layer": "blue", "transfer": "blue", "depth2": "blue", "depth2_wide": "blue",
+    "layerwise": "blue", "three_layer": "blue", "transfer": "blue", "depth2": "blue", "depth2_big": "blue",
     "joint": "vermillion", "depth2_linear": "vermillion", "shallow_gd": "bluish_green",
-    "two_layer": "bluish_green", "two_layer_gd": "bluish_green",
+    "two_layer": "bluish_green", "two_layer_gd": "bluish_green", "shallow_gd_4x": "bluish_green",
     "two_layer_step": "sky_blue", "scratch_step": "sky_blue",
     "kernel": "orange", "kernel_poly": "orange",
     "kernel_ntk": "reddish_purple",
     "random_features": "black",
 }
 _MARKER_ROLE = {
-    "layerwise": "o", "three_layer": "o", "transfer": "o", "depth2": "o", "depth2_wide": "*", "joint": "s",
-    "depth2_linear": "s", "shallow_gd": "^", "two_layer": "^", "two_layer_gd": "^",
+    "layerwise": "o", "three_layer": "o", "transfer": "o", "depth2": "o", "depth2_big": "*", "joint": "s",
+    "depth2_linear": "s", "shallow_gd": "^", "shallow_gd_4x": "v", "two_layer": "^", "two_layer_gd": "^",
     "two_layer_step": "v", "scratch_step": "v", "kernel": "D", "kernel_poly": "D", "kernel_ntk": "P",
     "random_features": "X",
 }

@@ -463,17 +463,20 @@ class BoundEveryDCheck(_Check):
 
 
 class OrderingEveryDCheck(_Check):
-    """At every d: metric(methods[1]) / metric(methods[0]) > factor at one end of the grid, from the bootstrap
-    interval of the ratio of medians; FAIL if it fails at any d."""
+    """At every d: metric(methods[1]) / metric(methods[0])  op  factor at one end of the grid, from the bootstrap
+    interval of the ratio of medians; FAIL if it fails at any d. ``op=">"`` (default): methods[0] beats
+    methods[1] by the factor; ``op="<"``: it does not (e.g. 4x the training steps does not lower the error by
+    the factor: a plateau)."""
 
     kind: Literal["ordering_every_d"] = "ordering_every_d"
     methods: list[str] = Field(min_length=2, max_length=2)
     metric: str = "test_mse"
     at: Where = "kappa_max"
+    op: Literal["<", ">"] = ">"
     factor: float = Field(
         ADVANTAGE, ge=1.0,
-        description="required ratio methods[1] / methods[0] of the medians (default 1.25); with 1 a tie could "
-        "never fail",
+        description="the ratio methods[1] / methods[0] of the medians is compared with (default 1.25); with 1 "
+        "and op '>' a tie could never fail",
     )
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
@@ -482,12 +485,13 @@ class OrderingEveryDCheck(_Check):
         for d in _dims(ctx):
             ca, cb = ctx.cell(a, self.metric, self.at, d), ctx.cell(b, self.metric, self.at, d)
             r, lo, hi = ctx.ratio(b, a, self.metric, self.at, d)
-            st = side(lo, hi, ">", self.factor)
+            st = side(lo, hi, self.op, self.factor)
             statuses.append(st)
             parts.append(f"d={d}: {ca.show()} vs {cb.show()}, ratio {_fmt(r)} [{_fmt(lo)}, {_fmt(hi)}]{_mark(st)}")
             measured[f"{a}_d{d}"], measured[f"{b}_d{d}"] = ca.median, cb.median
         status, detail = _verdict(
-            statuses, f"{b} / {a} > {self.factor:g} ({self.metric}, {self.at}) at every d: " + "; ".join(parts)
+            statuses,
+            f"{b} / {a} {self.op} {self.factor:g} ({self.metric}, {self.at}) at every d: " + "; ".join(parts),
         )
         return CheckResult(self.name, status, detail, measured)
 

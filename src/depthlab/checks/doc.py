@@ -28,7 +28,7 @@ COUNTERFACTUAL = {
     "ExponentOrderingCheck": "equal slopes (intervals not apart by the margin)",
     "ExponentBoundCheck": "a slope outside the bounds",
     "BoundEveryDCheck": "broken at the largest d only",
-    "OrderingEveryDCheck": "the advantage falls below the factor at the largest d",
+    "OrderingEveryDCheck": "the ratio on the other side of the factor at the largest d",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
 }
 
@@ -57,7 +57,7 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
         return f"median {c.metric} of {c.method} at {c.at}, every d, bootstrap interval", f"{c.op} {c.value:g}"
     if isinstance(c, OrderingEveryDCheck):
         a, b = c.methods
-        return f"ratio of median {c.metric} at {c.at}, every d, bootstrap interval", f"{b} / {a} > {c.factor:g}"
+        return f"ratio of median {c.metric} at {c.at}, every d, bootstrap interval", f"{b} / {a} {c.op} {c.factor:g}"
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)

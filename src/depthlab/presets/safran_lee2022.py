@@ -30,15 +30,17 @@ def _methods(law: str, wide: bool) -> dict[str, dict[str, Any]]:
         # so no step size or step count stands between the two (GD at lr 1.9 was a different step rule)
         "depth2_linear": {**DEPTH2, "output": "linear", "readout": "lstsq", "lr": 1.0},
         "shallow_gd": SHALLOW,
+        # the same run 4x longer: "cannot beat a constant" must not be under-training (its plateau is checked)
+        "shallow_gd_4x": {**SHALLOW, "steps": 4 * SHALLOW["steps"]},
         "random_features": {"kind": "random_features", "activation": "sigmoid", "p": 1024, "ridge": 1e-4},
         "kernel": {"kind": "kernel", "kernel": "erf_nngp", "scale": scale, "ridge": 1e-4},
     }
-    if wide:
-        methods["depth2_wide"] = {**DEPTH2, "width_coef": 4.0}
+    if wide:  # poly(d, 1/eps) resources: 4x the width and 4x the steps must lower the depth-2 error
+        methods["depth2_big"] = {**DEPTH2, "width_coef": 4.0, "steps": 4 * DEPTH2["steps"]}
     return methods
 
 
-def _checks(law: str) -> list[dict[str, Any]]:
+def _checks(law: str, wide: bool) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = [
         {"kind": "bound_every_d", "name": "depth-2 net learns the ball at every d", "method": "depth2",
          "metric": "test_mse", "op": "<", "value": 0.05,
@@ -57,11 +59,21 @@ def _checks(law: str) -> list[dict[str, Any]]:
             {"kind": "ordering_every_d", "name": "depth-2 beats shallow GD by 2x at every d",
              "methods": ["depth2", "shallow_gd"], "metric": "test_mse", "factor": 2.0,
              "description": "2 x median test MSE(depth2) < median test MSE(shallow_gd) at the largest n"},
+            {"kind": "ordering_every_d", "name": "shallow GD has plateaued (4x the steps)",
+             "methods": ["shallow_gd_4x", "shallow_gd"], "metric": "test_mse", "op": "<", "factor": 1.25,
+             "description": "median test MSE of shallow GD after 2000 steps / after 8000 < 1.25 at every d: 4x "
+                            "the training lowers it by less than a quarter (against under-training)"},
             {"kind": "ordering_every_d", "name": "the outer sigmoid matters (ablation)",
              "methods": ["depth2", "depth2_linear"], "metric": "test_mse", "factor": 1.5,
              "description": "the same frozen features with the exact least-squares linear readout: 1.5x worse "
                             "or more"},
         ]
+    if wide:
+        checks.append(
+            {"kind": "ordering_every_d", "name": "depth-2 error falls with width and steps",
+             "methods": ["depth2_big", "depth2"], "metric": "test_mse", "factor": 1.25,
+             "description": "4x the width and 4x the steps lower the depth-2 net's median test MSE by >= 1.25x at "
+                            "every d (the claim: any accuracy with poly(d, 1/eps) width, steps and samples)"})
     return checks
 
 
@@ -78,7 +90,7 @@ def _preset(law: str, quick: bool) -> Preset:
         "d": [8, 12, 16] if quick else [8, 16, 24, 32],
         "kappa_min": 1.5, "kappa_max": 3.0 if quick else 2.75, "num_kappa": 4 if quick else 6,
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
-        "checks": _checks(law),
+        "checks": _checks(law, wide=not quick),
     })
 
 
