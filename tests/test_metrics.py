@@ -12,7 +12,7 @@ import pytest
 from depthlab.learners import JointThreeLayer, KernelRidge, LayerwiseThreeLayer, TwoLayer
 from depthlab.learners.three_layer import ThreeLayerParams
 from depthlab.learners.two_layer import TwoLayerParams
-from depthlab.metrics import evaluate, feature_overlap, mse, subspace_overlap
+from depthlab.metrics import evaluate, feature_overlap, mse, subspace_overlap, subspace_overlap_per_branch
 from depthlab.targets import HierarchicalTarget
 
 # jitted once per shape: far cheaper than op-by-op dispatch for these small checks
@@ -64,6 +64,7 @@ def test_subspace_overlap_known_values_and_branch_average(x64):
     rng = np.random.default_rng(5)
     w0 = rng.standard_normal((6, 2)) @ bases[0]
     assert float(_subspace_overlap(w0, bases)) == pytest.approx(0.5, abs=1e-12)
+    np.testing.assert_allclose(subspace_overlap_per_branch(w0, bases), [1.0, 0.0], atol=1e-12)  # specialised
     w45 = np.repeat((bases[0, 0] + bases[1, 1])[None, :] * 3.0, 6, axis=0)
     assert float(_subspace_overlap(w45, bases)) == pytest.approx(1 / math.sqrt(2), abs=1e-12)
     # half the neurons inside branch 0, half orthogonal to everything: sqrt(mean c^2) = sqrt(1/2) for branch 0

@@ -151,3 +151,24 @@ def test_local_sweep_releases_compiled_programs(tmp_path, tiny, monkeypatch):
         assert st.done_trials(p.tasks[0].cell.key) == {0, 1}
     assert runner._PROGRAMS == {}  # every finished cell's programs were released
     assert len(runner._RECENT) == 3  # of which only the last few stay loaded
+
+
+def test_might_stores_per_branch_overlaps_whose_mean_is_the_summary(tmp_path, tiny):
+    """Definition 6 is per branch: a 2-branch MIGHT sweep stores overlap_w_b0/b1 and overlap_h_b0/b1 with each
+    trial (its JSON column), reads them back as columns, and aggregates them; their mean is overlap_w/h."""
+    from depthlab.analysis import aggregate
+
+    layerwise = tiny.methods["layerwise"].model_dump_json()
+    might = apply_overrides(tiny, ["target.family=might", "target.branches=2", "d=16",
+                                   f'methods={{"layerwise": {layerwise}}}'])
+    with Store(tmp_path / "m.sqlite") as st:
+        run_local(plan(might, st), st)
+        rows = _rows(st, might)
+    assert rows and all(r["status"] == "ok" for r in rows)
+    for r in rows:
+        for m in ("overlap_w", "overlap_h"):
+            b0, b1 = r[f"{m}_b0"], r[f"{m}_b1"]
+            assert 0.0 <= b0 <= 1.0 and 0.0 <= b1 <= 1.0
+            assert r[m] == pytest.approx((b0 + b1) / 2, rel=1e-5)
+    agg = aggregate(rows)
+    assert all(0.0 <= a.stat("overlap_h_b1") <= 1.0 for a in agg)

@@ -33,6 +33,16 @@ class AggregateRow:
         return {**base, **self.stats}
 
 
+_ROW_KEYS = {"preset", "method", "d", "n", "kappa", "trial", "status"}
+
+
+def _metric_names(rows: list[Mapping[str, Any]]) -> list[str]:
+    """METRICS, then any further numeric columns of the rows (per-branch overlaps), in a stable order."""
+    more = sorted({k for r in rows for k, v in r.items() if k not in _ROW_KEYS and k not in METRICS
+                   and isinstance(v, int | float) and not isinstance(v, bool)})
+    return [*METRICS, *more]
+
+
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[AggregateRow]:
     """Group per-trial rows by (preset, method, d, n) and summarise every metric column."""
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
@@ -49,7 +59,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[AggregateRow]:
             trials=len(rs),
             diverged=sum(1 for r in rs if r["status"] == "diverged"),
         )
-        for m in METRICS:
+        for m in _metric_names(rs):
             vals = np.array([r[m] for r in rs if r.get(m) is not None and r["status"] == "ok"], dtype=float)
             vals = vals[np.isfinite(vals)]
             if vals.size == 0:

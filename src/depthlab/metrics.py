@@ -8,6 +8,10 @@ r"""What the papers measure, as pure functions of one trial's outputs.
 * ``overlap_h``   (M_h): for second-layer unit j, u_j(x) = (W_2 relu(W_1 x + b_1) + b_2)_j, the
                   uncentred cosine over the test inputs cos_{j,m} = <u_j, h*_m> / (||u_j|| ||h*_m||);
                   M_h = mean_m sqrt(mean_j cos_{j,m}^2).
+* ``overlap_w_b{m}``, ``overlap_h_b{m}`` (targets with several branches, MIGHT): the per-branch terms of the
+                  means above, sqrt(mean_i c_{i,m}^2) and sqrt(mean_j cos_{j,m}^2) for branch m = 0, 1, ...:
+                  Definition 6 is per branch, and the average hides which branch was learned (specialisation).
+                  Stored with the trial (``store``: its JSON column) and aggregated like every metric.
 * ``class_error`` (targets with a ``class_threshold`` c, e.g. ball indicators): the 0-1 error of the
                   thresholded prediction, mean_x 1{(f(x) > c) != (f*(x) > c)}.
 * ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
@@ -35,20 +39,35 @@ def mse(pred: Array, target: Array) -> Array:
 
 def subspace_overlap(w: Array, bases: Array) -> Array:
     """M_W for weights w (p, d) and bases (B, D, d) with orthonormal rows."""
+    return jnp.mean(subspace_overlap_per_branch(w, bases))
+
+
+def subspace_overlap_per_branch(w: Array, bases: Array) -> Array:
+    """(B,) sqrt(mean_i c_{i,b}^2) for weights w (p, d) and bases (B, D, d) with orthonormal rows."""
     proj = jnp.einsum("bkd,pd->bpk", bases, w)  # (B, p, D)
     norm2 = jnp.sum(w * w, axis=-1)
     cos2 = jnp.sum(proj * proj, axis=-1) / jnp.maximum(norm2, _TINY)  # (B, p)
     alive = (norm2 > 0).astype(w.dtype)  # neurons with zero weights (never updated) have no direction
     mean_cos2 = jnp.sum(cos2 * alive, axis=-1) / jnp.maximum(jnp.sum(alive), 1.0)
-    return jnp.mean(jnp.sqrt(mean_cos2))
+    return jnp.sqrt(mean_cos2)
 
 
 def feature_overlap(u: Array, h: Array) -> Array:
     """M_h for learned features u (n, p) and true features h (n, B): RMS over units of the uncentred cosine."""
+    return jnp.mean(feature_overlap_per_branch(u, h))
+
+
+def feature_overlap_per_branch(u: Array, h: Array) -> Array:
+    """(B,) RMS over units of the uncentred cosine with each true feature h[:, b]."""
     num = u.T @ h  # (p, B)
     den = jnp.linalg.norm(u, axis=0)[:, None] * jnp.linalg.norm(h, axis=0)[None, :]
     cos = num / jnp.maximum(den, _TINY)
-    return jnp.mean(jnp.sqrt(jnp.mean(cos * cos, axis=0)))
+    return jnp.sqrt(jnp.mean(cos * cos, axis=0))
+
+
+def _per_branch(name: str, values: Array) -> dict[str, Array]:
+    """``name_b{m}`` for each branch m, only where there are several (one branch: the mean is the value)."""
+    return {f"{name}_b{m}": values[m] for m in range(values.shape[0])} if values.shape[0] > 1 else {}
 
 
 def pearson(u: Array, v: Array) -> Array:
@@ -73,10 +92,14 @@ def evaluate(
     w = learner.first_layer(params)
     bases = target.subspaces(inst)
     if w is not None and bases.shape[1] < bases.shape[2]:  # a subspace that is all of R^d says nothing
-        out["overlap_w"] = subspace_overlap(w, bases)
+        per = subspace_overlap_per_branch(w, bases)
+        out["overlap_w"] = jnp.mean(per)
+        out.update(_per_branch("overlap_w", per))
     u = learner.hidden_preactivation(params, test.x)
     if u is not None:
-        out["overlap_h"] = feature_overlap(u, test.h)
+        per = feature_overlap_per_branch(u, test.h)
+        out["overlap_h"] = jnp.mean(per)
+        out.update(_per_branch("overlap_h", per))
     phi = learner.learned_feature(params, test.x)
     if phi is not None:
         out["feature_corr"] = jnp.mean(jnp.abs(jax.vmap(lambda h: pearson(phi, h), in_axes=1)(test.h)))

@@ -126,6 +126,12 @@ CREATE TABLE trials (
 """
 
 
+def _with_extra(row: dict[str, Any]) -> dict[str, Any]:
+    """A trial row with the metrics of its JSON column (e.g. per-branch overlaps) merged in as columns."""
+    extra = row.pop("extra_json", None)
+    return {**row, **{k: v for k, v in json.loads(extra).items() if k not in row}} if extra else row
+
+
 class StoreError(RuntimeError):
     """The store file cannot be used (not a SQLite database, corrupt, or from a newer schema)."""
 
@@ -458,13 +464,13 @@ class Store:
         q = (
             "SELECT c.preset, c.method, c.d, c.n, c.kappa, t.trial, t.status, "
             + ", ".join(f"t.{m}" for m in METRICS)
-            + " FROM sweep_cells s JOIN cells c ON c.cell_key = s.cell_key "
+            + ", t.extra_json FROM sweep_cells s JOIN cells c ON c.cell_key = s.cell_key "
             "JOIN trials t ON t.cell_key = c.cell_key WHERE s.sweep_id = ?"
             + (" AND t.trial < ?" if trials is not None else "")
             + " ORDER BY c.method, c.d, c.n, t.trial"
         )
         args: tuple[Any, ...] = (sweep_id, trials) if trials is not None else (sweep_id,)
-        return [dict(r) for r in self._con.execute(q, args)]
+        return [_with_extra(dict(r)) for r in self._con.execute(q, args)]
 
     def runs(self, cell_key: str | None = None) -> list[dict[str, Any]]:
         """Run rows (provenance), oldest first; of one cell when given."""
