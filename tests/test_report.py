@@ -4,9 +4,11 @@ features never learn."""
 
 import json
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,11 @@ from typer.testing import CliRunner
 
 from depthlab import api
 from depthlab.cli import app
-from depthlab.presets import get_preset
+from depthlab.presets import Preset, get_preset
+from depthlab.report import render
+from depthlab.results import load_results
 from depthlab.store import Store
+from depthlab.sweep.grid import expand
 
 from ._synthetic import PROVENANCE_KEYS, fill_store
 
@@ -129,7 +134,53 @@ def test_report_and_exponents_errors_are_clear(store, tmp_path):
         api.load(tmp_path / "empty.sqlite")
 
 
+class _Tags(HTMLParser):
+    """The start tags of a page with their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "code", "div", "table",
+             "thead", "tbody", "tr", "th", "td", "span", "details", "summary", "pre", "figure", "img", "figcaption"}
+
+
+def test_stored_and_configured_text_cannot_add_markup(tmp_path):
+    """Names, descriptions, check messages, run errors and provenance are text: escaped, never markup."""
+    method = "<script>alert(1)</script>"  # the cubic kernel renamed: in its check's name and its prediction
+    cfg = get_preset(PRESET).model_dump_json().replace("kernel_poly", method)
+    p = Preset.model_validate_json(cfg).model_copy(update={
+        "name": "evil<i>name</i>", "description": '<b>bold</b> & "quoted"', "paper": "<img src=x onerror=alert(2)>"})
+    assert method in p.methods and method in p.predictions and any(method in c.name for c in p.checks)
+    store = fill_store(tmp_path / "evil.sqlite", p, {**LAWS, method: LAWS["kernel_poly"]})
+    with Store(store) as st:  # a later run of one cell failed, on a host with a strange name
+        st.write_cell(expand(p)[0].key, [0, 1, 2], [], "failed",
+                      message="<iframe src=javascript:alert(3)></iframe>", provenance={"host": "<svg onload=alert(4)>"})
+    res = load_results(store, n_boot=50)
+    assert res.failed and res.preset.name == p.name
+    page = render(res, [])
+    parser = _Tags()
+    parser.feed(page)
+    assert {t for t, _ in parser.tags} <= PAGE_TAGS, {t for t, _ in parser.tags} - PAGE_TAGS
+    assert not [(t, a) for t, a in parser.tags for k in a if k.startswith("on") or k == "src"]
+    for raw in (method, "<i>name</i>", "<b>bold</b>", "<img", "<iframe", "<svg"):
+        assert raw not in page, raw
+    for escaped in ("&lt;script&gt;alert(1)&lt;/script&gt;", "evil&lt;i&gt;name&lt;/i&gt;",
+                    "&lt;b&gt;bold&lt;/b&gt; &amp; &#34;quoted&#34;", "&lt;img src=x onerror=alert(2)&gt;",
+                    "&lt;iframe src=javascript:alert(3)&gt;&lt;/iframe&gt;", "&lt;svg onload=alert(4)&gt;"):
+        assert escaped in page, escaped
+    assert page.count("<h2>") == 7 and '<span class="pass">PASS</span>' in page
+
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chromium-headless-shell", "headless_shell")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _browser():
@@ -146,19 +197,47 @@ def _browser():
         return None
 
 
-def test_report_renders_in_headless_chromium(report_dir, tmp_path):
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium; in CI (CI set) a missing browser fails the test instead of skipping it."""
     browser = _browser()
     if browser is None:
-        pytest.skip("no Chromium found (make browser installs one)")
+        why = "no Chromium found (.ci/run and `make browser` install Debian's chromium)"
+        if _in_ci():
+            pytest.fail(f"{why}; CI is set, so the report's rendering test must run")
+        pytest.skip(why)
+    return browser
+
+
+def _headless(browser, page, tmp_path, *args):
+    """Run ``browser`` headless on ``page`` with its log on stderr; returns (stdout, console lines)."""
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", *args, page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # console messages (console.*, uncaught exceptions, CSP violations) are logged as "...:CONSOLE(...)] ..."
+    return proc.stdout, [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
+
+
+def test_headless_chromium_shows_a_pages_console_errors(chromium, tmp_path):
+    """The console check below sees what a page logs (else it would pass whatever the page did)."""
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><p>x</p><script>console.error('logged-error'); notDefined();</script>")
+    _, console = _headless(chromium, page, tmp_path, "--dump-dom")
+    assert any("logged-error" in ln for ln in console) and any("Uncaught" in ln for ln in console), console
+
+
+def test_report_renders_in_headless_chromium(chromium, report_dir, tmp_path):
     shot = tmp_path / "report.png"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
-           "--window-size=1200,2000", (report_dir / "index.html").as_uri()]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    _, console = _headless(chromium, report_dir / "index.html", tmp_path, f"--screenshot={shot}",
+                           "--window-size=1200,2000")
+    assert not console, console  # the page has no scripts: any console message is an error
     assert shot.stat().st_size > 50_000
     import matplotlib.image as mpimg
 
     img = mpimg.imread(shot)[..., :3]
     assert img.shape[:2] == (2000, 1200)
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 1, "blank screenshot (one colour)"
     dark = (img.mean(axis=2) < 0.6).mean()  # text, table borders, figure lines
     colored = (img.std(axis=2) > 0.15).mean()  # PASS badges and figure curves
     assert 0.01 < dark < 0.6 and colored > 0.001, (dark, colored)
