@@ -72,10 +72,13 @@ class Threshold(Config):
     """n* = first n at which the median ``metric`` crosses ``value`` (times the reference level ``relative_to``
     of the target at that d, e.g. E f*^2 for ``trivial``; an absolute value when ``relative_to`` is None)."""
 
-    metric: str = "test_mse"
-    op: Literal["<", ">"] = "<"
-    value: float = 0.5
-    relative_to: str | None = "trivial"
+    metric: str = Field(default="test_mse", description="metric whose median over trials defines n* (e.g. test_mse)")
+    op: Literal["<", ">"] = Field(default="<", description="n* = first n with median metric op threshold ('<': "
+                                  "falls below, '>': rises above)")
+    value: float = Field(default=0.5, description="the threshold, times the reference level relative_to (absolute "
+                         "when relative_to is None)")
+    relative_to: str | None = Field(default="trivial", description="the reference level (TargetSpec.reference_levels) "
+                                    "that value multiplies at each d, e.g. trivial = E f*^2; None: absolute")
 
     def at(self, references: Mapping[str, float]) -> float:
         """The threshold at one d, given that d's reference levels."""
@@ -96,9 +99,11 @@ class Threshold(Config):
 class Prediction(Config):
     """n*(d) \\asymp d^exponent for one method (module docstring), with where it comes from."""
 
-    exponent: float  # s in n* ~ d^s: the asymptotic kappa* and slope of log n* vs log d
-    terms: list[tuple[float, float]] = Field(default_factory=list)  # (c_i, a_i): N(d) = sum c_i d^a_i
-    relation: Relation = "rate"
+    exponent: float = Field(description="s in n* ~ d^s: the asymptotic kappa* and slope of log n* vs log d")
+    terms: list[tuple[float, float]] = Field(default_factory=list, description="(c_i, a_i) of the finite-d form "
+                                             "N(d) = sum_i c_i d^a_i (empty: N(d) = d^exponent)")
+    relation: Relation = Field(default="rate", description="what the theorem states: 'rate' (Theta: measured = "
+                               "predicted), 'upper' (O: <=) or 'lower' (Omega: >=)")
     tolerance: float = Field(default=0.5, ge=0.0, description="half-width of the accepted band around the "
                              "predicted slope, beyond the polylog allowance; say why in tolerance_reason")
     tolerance_reason: str = Field(default="not stated", description="why the tolerance has this size")
@@ -106,9 +111,11 @@ class Prediction(Config):
                            "their slope over the sweep's d (polylog_slope) to the band")
     lower_order: float = Field(default=0.0, ge=0.0, description="coefficient c of a next-order term +-c d^(s-1) "
                                "the finite-d form leaves free: adds the slope change it causes over the sweep's d")
-    formula: str = ""  # e.g. "kappa = max(1+eps, k eps) = 1.5"
-    source: str = ""  # e.g. "Dandi et al. 2025, Sec. 2; notes (d)"
-    threshold: Threshold | None = None  # overrides the preset's threshold for this method
+    formula: str = Field(default="", description="the prediction's formula as text, e.g. 'kappa = max(1+eps, k eps) "
+                         "= 1.5'")
+    source: str = Field(default="", description="where it comes from, e.g. 'Dandi et al. 2025, Sec. 2; notes (d)'")
+    threshold: Threshold | None = Field(default=None, description="defines n* for this method, overriding the "
+                                        "preset's threshold (None: the preset's)")
 
     @model_validator(mode="after")
     def _terms_positive(self) -> Prediction:

@@ -198,8 +198,9 @@ class Cell:
 
 
 class _Check(Config):
-    name: str
-    description: str = ""
+    name: str = Field(description="name of the check, shown in reports and docs/CHECKS.md")
+    description: str = Field(default="", description="the paper's claim the check tests, with its paper reference "
+                             "(the claim column of docs/CHECKS.md)")
 
 
 UNDECIDED = "an interval straddles its threshold: more trials per cell would settle it"
@@ -219,10 +220,10 @@ class OrderingCheck(_Check):
     ``factor``: for every consecutive pair the bootstrap interval of the ratio of medians
     metric(m[i+1]) / metric(m[i]) against ``factor`` (``side``). Two learners that tie FAIL."""
 
-    kind: Literal["ordering"] = "ordering"
-    methods: list[str]
-    metric: str = "test_mse"
-    at: Where = "kappa_max"
+    kind: Literal["ordering"] = Field(default="ordering", description="check kind (discriminator)")
+    methods: list[str] = Field(description="methods in the claimed order, lowest metric first")
+    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     factor: float = Field(
         ADVANTAGE, ge=1.0,
         description="the least ratio of consecutive medians called an advantage (default 1.25: a quarter lower "
@@ -250,14 +251,15 @@ class BoundCheck(_Check):
     """metric(method) at one end of the grid (largest d) compared with a number or factor x a reference level,
     from the bootstrap interval of the median (``side``)."""
 
-    kind: Literal["bound"] = "bound"
-    method: str
-    metric: str = "test_mse"
-    at: Where = "kappa_max"
-    op: Literal["<", ">"] = "<"
-    value: float | None = None
-    reference: str | None = None  # a key of TargetSpec.reference_levels(), e.g. "best_linear_h"
-    factor: float = 1.0
+    kind: Literal["bound"] = Field(default="bound", description="check kind (discriminator)")
+    method: str = Field(description="method whose metric is bounded")
+    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    op: Literal["<", ">"] = Field(default="<", description="the claim: median metric op bound")
+    value: float | None = Field(default=None, description="absolute bound (used when reference is None)")
+    reference: str | None = Field(default=None, description="a key of TargetSpec.reference_levels(), e.g. "
+                                  "'best_linear_h': the bound is factor x that level")
+    factor: float = Field(default=1.0, description="bound = factor x the reference level (with reference)")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         c = ctx.cell(self.method, self.metric, self.at)
@@ -282,10 +284,10 @@ class RiseCheck(_Check):
     """metric(method) rises across the grid (largest d): final >= min_final and final / initial >= min_ratio,
     with min_ratio > 1 (a level alone is a ``bound``); both from bootstrap intervals."""
 
-    kind: Literal["rises"] = "rises"
-    method: str
-    metric: str = "overlap_h"
-    min_final: float
+    kind: Literal["rises"] = Field(default="rises", description="check kind (discriminator)")
+    method: str = Field(description="method whose metric must rise")
+    metric: str = Field(default="overlap_h", description="metric that must rise, as its median over trials")
+    min_final: float = Field(description="required median at kappa_max: end >= min_final")
     min_ratio: float = Field(gt=1.0, description="required final / initial ratio; > 1, or it is not a rise")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
@@ -306,10 +308,11 @@ class LeavesTrivialCheck(_Check):
     test_mse(kappa_min) >= start_fraction x E f*^2  and  test_mse(kappa_max) <= end_fraction x E f*^2, from the
     medians' bootstrap intervals, with end_fraction < start_fraction (or a learner that never moved would pass)."""
 
-    kind: Literal["leaves_trivial"] = "leaves_trivial"
-    methods: list[str]
-    start_fraction: float = 0.8
-    end_fraction: float = 0.6
+    kind: Literal["leaves_trivial"] = Field(default="leaves_trivial", description="check kind (discriminator)")
+    methods: list[str] = Field(description="methods that must each start near E f*^2 and end well below it")
+    start_fraction: float = Field(default=0.8, description="test_mse at kappa_min >= start_fraction x E f*^2")
+    end_fraction: float = Field(default=0.6, description="test_mse at kappa_max <= end_fraction x E f*^2 (below "
+                                "start_fraction)")
 
     @model_validator(mode="after")
     def _falls(self) -> LeavesTrivialCheck:
@@ -348,11 +351,14 @@ class _ExponentCheck(_Check):
     """Shared: n*(d) = first n where the median ``metric`` crosses ``threshold`` (times the reference level
     ``relative_to`` at that d, if set), slope of log n* vs log d over all d of the sweep (``exponents``)."""
 
-    metric: str = "test_mse"
-    op: Literal["<", ">"] = "<"
-    threshold: float
-    relative_to: str | None = "trivial"
-    min_ds: int = Field(3, ge=2)  # the claim is about a slope: fit it on at least this many d
+    metric: str = Field(default="test_mse", description="metric whose median crossing defines n*")
+    op: Literal["<", ">"] = Field(default="<", description="n* = first n with median metric op threshold")
+    threshold: float = Field(description="threshold of the crossing, times the reference level relative_to "
+                             "(absolute when relative_to is None)")
+    relative_to: str | None = Field(default="trivial", description="the reference level (TargetSpec.reference_levels) "
+                                    "that threshold multiplies at each d; None: absolute")
+    min_ds: int = Field(default=3, ge=2, description="the claim is about a slope: fit it on at least this many d "
+                        "(fewer: INFO)")
 
     def fit(self, ctx: CheckContext, method: str) -> ExponentFit:
         ds = sorted({r.d for r in ctx.rows if r.method == method})
@@ -394,8 +400,8 @@ class ExponentOrderingCheck(_ExponentCheck):
     With margin 0 two equal slopes are never a FAIL, so a claim "smaller power" needs margin > 0 (half the
     predicted gap, say) to be falsifiable."""
 
-    kind: Literal["exponent_ordering"] = "exponent_ordering"
-    methods: list[str] = Field(min_length=2)
+    kind: Literal["exponent_ordering"] = Field(default="exponent_ordering", description="check kind (discriminator)")
+    methods: list[str] = Field(min_length=2, description="methods in the claimed order, smallest slope first")
     margin: float = Field(0.0, ge=0.0, description="required slope gap (say why in the description)")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
@@ -417,10 +423,12 @@ class ExponentBoundCheck(_ExponentCheck):
     interval (as ``ExponentOrderingCheck``): PASS inside, FAIL disjoint, else INCONCLUSIVE. With neither bound
     it is a measurement reported as INFO (an exponent the paper makes no statement about), never a PASS."""
 
-    kind: Literal["exponent_bound"] = "exponent_bound"
-    method: str
-    min_slope: float | None = None
-    max_slope: float | None = None
+    kind: Literal["exponent_bound"] = Field(default="exponent_bound", description="check kind (discriminator)")
+    method: str = Field(description="method whose slope is bounded")
+    min_slope: float | None = Field(default=None, description="lower bound on the slope (None: none; with neither "
+                                    "bound the check is INFO)")
+    max_slope: float | None = Field(default=None, description="upper bound on the slope (None: none; with neither "
+                                    "bound the check is INFO)")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         f, (lo, hi) = self.interval(ctx, self.method)
@@ -443,12 +451,12 @@ class BoundEveryDCheck(_Check):
     """At every d of the sweep: median metric(method) at one end of the kappa grid  op  value, from each
     median's bootstrap interval; FAIL if it fails at any d."""
 
-    kind: Literal["bound_every_d"] = "bound_every_d"
-    method: str
-    metric: str = "test_mse"
-    at: Where = "kappa_max"
-    op: Literal["<", ">"] = "<"
-    value: float
+    kind: Literal["bound_every_d"] = Field(default="bound_every_d", description="check kind (discriminator)")
+    method: str = Field(description="method whose metric is bounded at every d")
+    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    op: Literal["<", ">"] = Field(default="<", description="the claim at every d: median metric op value")
+    value: float = Field(description="the bound, the same at every d")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         parts, statuses, measured = [], [], {}
@@ -471,11 +479,13 @@ class OrderingEveryDCheck(_Check):
     methods[1] by the factor; ``op="<"``: it does not (e.g. 4x the training steps does not lower the error by
     the factor: a plateau)."""
 
-    kind: Literal["ordering_every_d"] = "ordering_every_d"
-    methods: list[str] = Field(min_length=2, max_length=2)
-    metric: str = "test_mse"
-    at: Where = "kappa_max"
-    op: Literal["<", ">"] = ">"
+    kind: Literal["ordering_every_d"] = Field(default="ordering_every_d", description="check kind (discriminator)")
+    methods: list[str] = Field(min_length=2, max_length=2, description="[a, b]: the ratio of medians b / a is "
+                               "compared with factor")
+    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    op: Literal["<", ">"] = Field(default=">", description="'>': methods[0] beats methods[1] by the factor; '<': "
+                                  "it does not (a plateau)")
     factor: float = Field(
         ADVANTAGE, ge=1.0,
         description="the ratio methods[1] / methods[0] of the medians is compared with (default 1.25); with 1 "
@@ -506,10 +516,13 @@ class PredictionCheck(_Check):
     the band, FAIL when it lies outside, INCONCLUSIVE when it straddles an edge, is wider than the band or
     nothing was measured, INFO (no verdict) with fewer than 3 d."""
 
-    kind: Literal["prediction"] = "prediction"
-    method: str
-    quantity: Literal["auto", "kappa", "slope"] = "auto"
-    tolerance: float | None = Field(default=None, ge=0.0)
+    kind: Literal["prediction"] = Field(default="prediction", description="check kind (discriminator)")
+    method: str = Field(description="method whose measured exponent is compared with the preset's prediction for it")
+    quantity: Literal["auto", "kappa", "slope"] = Field(
+        default="auto", description="'slope' over the sweep's d, 'kappa' at the largest d (information only), "
+        "'auto': the slope with >= 2 d")
+    tolerance: float | None = Field(default=None, ge=0.0, description="half-width of the accepted band, replacing "
+                                    "the prediction's (tolerance + allowances); None: the prediction's")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         pred = ctx.predictions.get(self.method)

@@ -21,14 +21,15 @@ from abc import abstractmethod
 from typing import Any
 
 from jax import Array
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from depthlab.config import Config
 
 
 class LearnerSpec(Config):
-    kind: str
-    max_n: PositiveInt | None = None  # run this learner only on cells with n <= max_n (None: all)
+    kind: str = Field(description="learner kind (discriminator)")
+    max_n: PositiveInt | None = Field(default=None, description="run this learner only on cells with n <= max_n "
+                                      "(None: all); skips cells, changes no number")
 
     def resolve(self, d: int, n: int, n_max: int) -> LearnerSpec:
         """Return a copy with every grid-dependent hyperparameter made explicit."""

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
-from pydantic import PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.kernels import erf_nngp, polynomial_kernel, relu_nngp, relu_ntk
@@ -60,13 +60,20 @@ def polynomial_features(x: Array, degree: int = 2, scale: float = 1.0) -> Array:
 class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
 
-    kind: Literal["kernel"] = "kernel"
-    kernel: Literal["polynomial", "relu_ntk", "relu_nngp", "erf_nngp"] = "polynomial"
-    degree: PositiveInt = 2
-    scale: PositiveFloat = 1.0  # s: (x.x'/s)^j (polynomial) or x.x'/(s d) (erf_nngp)
-    ridge: PositiveFloat = 1.0  # lambda, times n (example yaml lambda_ridge_setup_kernel)
-    solver: Literal["auto", "dual", "primal"] = "auto"
-    max_memory_gb: PositiveFloat = 8.0  # refuse solves whose matrices need more than this per trial
+    kind: Literal["kernel"] = Field(default="kernel", description="learner kind (discriminator)")
+    kernel: Literal["polynomial", "relu_ntk", "relu_nngp", "erf_nngp"] = Field(
+        default="polynomial", description="K: 'polynomial' sum_{j<=degree} (x.x'/scale)^j, the 2-layer ReLU "
+        "'relu_ntk' / 'relu_nngp', or the bounded 'erf_nngp' (Safran & Lee baseline)")
+    degree: PositiveInt = Field(default=2, description="q: highest power of the polynomial kernel "
+                                "sum_{j=0}^{q} (x.x'/s)^j (polynomial kernel only)")
+    scale: PositiveFloat = Field(default=1.0, description="s: (x.x'/s)^j (polynomial) or x.x'/(s d) (erf_nngp)")
+    ridge: PositiveFloat = Field(default=1.0, description="lambda in alpha = (K + lambda n I)^{-1} y, times n "
+                                 "(example yaml lambda_ridge_setup_kernel)")
+    solver: Literal["auto", "dual", "primal"] = Field(
+        default="auto", description="'dual' n x n solve, 'primal' finite feature map (polynomial kernel only), "
+        "'auto' the cheaper of the two")
+    max_memory_gb: PositiveFloat = Field(default=8.0, description="refuse solves whose matrices need more than "
+                                         "this many GiB per trial")
 
     @model_validator(mode="after")
     def _primal_needs_polynomial(self) -> KernelRidge:

@@ -60,15 +60,28 @@ def first_step(a0: Array, b0: Array, w0: Array, psi: Array, y: Array) -> Array:
 class OneStepBase(LearnerSpec):
     """The two stages on given data: one big GD step on W (stage-1 data), ridge on a (stage-2 data)."""
 
-    width: PositiveInt = 1024  # m, even
-    features: Literal["input", "relu_random"] = "relu_random"
-    feature_width: PositiveInt | None = None  # m1; None: min(4 n1, 8192)
-    feature_activation: str = "relu"
-    init: Literal["zero", "sphere"] = "zero"
-    eta1: PositiveFloat | None = None
-    redraw_bias: bool = True
-    ridge: float = Field(1e-3, gt=0.0)  # lambda, times n2
-    max_memory_gb: PositiveFloat = 8.0  # refuse cells whose feature matrices need more than this per trial
+    width: PositiveInt = Field(default=1024, description="m: hidden units of the stepped layer, even (symmetric "
+                               "initialisation in pairs)")
+    features: Literal["input", "relu_random"] = Field(
+        default="relu_random", description="psi(x): 'input' x / sqrt(d) (2-layer net, Damian et al.) or "
+        "'relu_random' a frozen random layer (3-layer net, Nichani et al.)")
+    feature_width: PositiveInt | None = Field(default=None, description="m1: width of the frozen random layer "
+                                              "(features 'relu_random'); None: min(4 n1, 8192)")
+    feature_activation: str = Field(
+        default="relu", description="sigma1 in psi(x) = (sigma1(V x) - E sigma1(Z)) / sqrt(m1); an even one "
+        "(e.g. abs) removes the odd Hermite degrees")
+    init: Literal["zero", "sphere"] = Field(
+        default="zero", description="W0 = (U, U) of the symmetric init: 'zero' U = 0 (every active neuron steps "
+        "along g), or 'sphere' rows of U uniform on the sphere")
+    eta1: PositiveFloat | None = Field(
+        default=None, description="eta_1 in w^(1) = -eta_1 grad_W L (weight decay 1/eta_1); None: the median "
+        "neuron's preactivation gets unit sd on the stage-1 inputs")
+    redraw_bias: bool = Field(default=True, description="redraw the biases b ~ N(0, 1) for stage 2 (False: keep "
+                              "the initial ones)")
+    ridge: float = Field(default=1e-3, gt=0.0, description="lambda in a = (Phi^T Phi + lambda n2 I)^{-1} Phi^T y, "
+                         "times n2")
+    max_memory_gb: PositiveFloat = Field(default=8.0, description="refuse cells whose feature matrices need more "
+                                         "than this many GiB per trial")
 
     @field_validator("feature_activation")
     @classmethod
@@ -157,8 +170,9 @@ class OneStepBase(LearnerSpec):
 class OneStep(OneStepBase):
     """One big GD step on W from a symmetric init, then ridge on a, on split samples (module docstring)."""
 
-    kind: Literal["one_step"] = "one_step"
-    split: float = Field(0.5, gt=0.0, lt=1.0)  # n1 = int(split * n) samples for stage 1
+    kind: Literal["one_step"] = Field(default="one_step", description="learner kind (discriminator)")
+    split: float = Field(default=0.5, gt=0.0, lt=1.0, description="n1 = int(split * n) samples for stage 1 (the "
+                         "step), the other n - n1 for the ridge readout")
 
     def resolve(self, d: int, n: int, n_max: int) -> OneStep:
         if self.features == "relu_random" and self.feature_width is None:

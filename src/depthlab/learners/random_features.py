@@ -29,11 +29,13 @@ class RandomFeaturesParams(NamedTuple):
 class RandomFeatures(LearnerSpec):
     """Frozen random first layer of width p, ridge readout (see module docstring)."""
 
-    kind: Literal["random_features"] = "random_features"
-    p: PositiveInt = 1024
-    activation: str = "relu"
-    bias_scale: float = Field(1.0, ge=0.0)
-    ridge: float = Field(1e-3, gt=0.0)  # lambda, times n
+    kind: Literal["random_features"] = Field(default="random_features", description="learner kind (discriminator)")
+    p: PositiveInt = Field(default=1024, description="width p of the frozen random first layer")
+    activation: str = Field(default="relu", description="sigma in Phi = sigma(X W^T / sqrt(d) + b) (a name of "
+                            "targets.activations)")
+    bias_scale: float = Field(default=1.0, ge=0.0, description="b_i ~ bias_scale U(-1, 1); 0: no bias")
+    ridge: float = Field(default=1e-3, gt=0.0, description="lambda in a = (Phi^T Phi + lambda n I)^{-1} Phi^T y, "
+                         "times n")
 
     @field_validator("activation")
     @classmethod

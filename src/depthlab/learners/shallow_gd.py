@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from pydantic import PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from depthlab.learners.common import uniform_bias
 from depthlab.learners.two_sigmoid import PolynomialWidth, input_scale
@@ -61,10 +61,12 @@ class ShallowGD(PolynomialWidth):
     """u^T s(W x~ + b) + u_0, every parameter trained by full-batch GD from a standard init; width d^2 by
     default, matched to the depth-2 learner's."""
 
-    kind: Literal["shallow_gd"] = "shallow_gd"
-    activation: str = "sigmoid"  # a sigmoidal hidden layer: bounded, so heavy-tailed inputs cannot blow up GD
-    lr: PositiveFloat = 1.0  # constant step size ("standard GD": no tuning to the target)
-    steps: PositiveInt = 4000  # full-batch GD iterations, as the depth-2 learner
+    kind: Literal["shallow_gd"] = Field(default="shallow_gd", description="learner kind (discriminator)")
+    activation: str = Field(default="sigmoid", description="s in u^T s(W x~ + b) + u_0; sigmoidal by default: "
+                            "bounded, so heavy-tailed inputs cannot blow up GD")
+    lr: PositiveFloat = Field(default=1.0, description="constant step size of full-batch GD on (W, b, u, u_0) "
+                              "('standard GD': no tuning to the target)")
+    steps: PositiveInt = Field(default=4000, description="full-batch GD iterations, as the depth-2 learner")
 
     @field_validator("activation")
     @classmethod

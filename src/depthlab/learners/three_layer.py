@@ -86,15 +86,23 @@ def _layer2_half_sse(w2: Array, b2: Array, w3: Array, h1: Array, y: Array) -> Ar
 
 
 class _ThreeLayerBase(LearnerSpec):
-    p1: PositiveInt | None = None  # None: int(n_max^(1-delta)) (public code)
-    delta: float = Field(0.1, ge=0.0, lt=1.0)  # p1 = int(n_max^(1-delta)) (public code, example yaml)
-    p2: PositiveInt = 100  # public code's example yaml (paper F.4 says 600)
-    eps_init: PositiveFloat = 0.2  # hard-coded default of the public code
-    lr: PositiveFloat = 1.0  # base learning rate (example yaml)
-    t2_coef: PositiveFloat = 5.0  # T_2 = int(5 d^1.5) iterations (example yaml coef_iter)
-    batch_fraction: float = Field(0.7, gt=0.0, le=1.0)  # minibatch = int(0.7 n) samples (example yaml)
-    ridge: float = 1.0  # ridge lambda, times n (example yaml)
-    sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
+    p1: PositiveInt | None = Field(default=None, description="first hidden width; None: int(n_max^(1-delta)), "
+                                   "n_max the largest n of the sweep (public code)")
+    delta: float = Field(default=0.1, ge=0.0, lt=1.0, description="p1 = int(n_max^(1-delta)) (public code, "
+                         "example yaml)")
+    p2: PositiveInt = Field(default=100, description="second hidden width (public code's example yaml; paper F.4 "
+                            "says 600)")
+    eps_init: PositiveFloat = Field(default=0.2, description="eps: W_2, w_3 ~ eps N(0, 1/fan_in), b_2 ~ eps U(-1, 1) "
+                                    "at init, and the 1/eps factors of the steps (public-code default)")
+    lr: PositiveFloat = Field(default=1.0, description="base learning rate lr of the updates (example yaml)")
+    t2_coef: PositiveFloat = Field(default=5.0, description="T_2 = int(t2_coef d^1.5) iterations (example yaml "
+                                   "coef_iter)")
+    batch_fraction: float = Field(default=0.7, gt=0.0, le=1.0, description="minibatch m = int(batch_fraction n) "
+                                  "samples; T iterations = int(T / batch_fraction) steps (example yaml)")
+    ridge: float = Field(default=1.0, description="lambda in the layer-wise readout w_3 = (H^T H + lambda n I)^{-1} "
+                         "H^T y, times n (example yaml); unused by joint")
+    sampler: Sampler = Field(default="window", description="minibatch sampler (learners.common.minibatch_loop); "
+                             "'permutation' = exact (a fresh random subset every step)")
 
     def resolve(self, d: int, n: int, n_max: int) -> _ThreeLayerBase:
         if self.p1 is not None:
@@ -130,12 +138,16 @@ def _steps(t: float, fraction: float) -> int:
 class LayerwiseThreeLayer(_ThreeLayerBase):
     """Layer-wise GD: W_1, then W_2, then ridge on w_3 (module docstring has the updates)."""
 
-    kind: Literal["layerwise"] = "layerwise"
-    t1_coef: PositiveFloat = 15.0  # T_1 = int(15 ln d) (public code)
-    lr2_factor: PositiveFloat = 4.0  # layer-2 prefactor 4 (public code; paper text says 2)
-    reg1: float = 0.0
-    reg2: float = 0.0
-    data: Literal["shared", "fresh"] = "shared"  # shared: every stage reuses the n samples (public code)
+    kind: Literal["layerwise"] = Field(default="layerwise", description="learner kind (discriminator)")
+    t1_coef: PositiveFloat = Field(default=15.0, description="T_1 = int(t1_coef ln d) stage-1 iterations on W_1 "
+                                   "(public code)")
+    lr2_factor: PositiveFloat = Field(default=4.0, description="layer-2 prefactor: W_2 <- W_2 - lr2_factor lr (...) "
+                                      "(public code; paper text says 2)")
+    reg1: float = Field(default=0.0, description="weight decay reg1 in the stage-1 update of W_1")
+    reg2: float = Field(default=0.0, description="weight decay reg2 d^{-3/2} in the stage-2 update of W_2")
+    data: Literal["shared", "fresh"] = Field(
+        default="shared", description="'shared': every stage reuses the n samples (public code); 'fresh': three "
+        "disjoint thirds of the n samples, one per stage")
 
     def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
         n, d = x.shape
@@ -201,11 +213,13 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
 class JointThreeLayer(_ThreeLayerBase):
     """Joint GD on all three layers for T_2 iterations (module docstring has the updates)."""
 
-    kind: Literal["joint"] = "joint"
-    lr_factor: PositiveFloat = 0.15  # public code (paper text says 0.2)
-    reg1: float = 0.0
-    reg2: float = 0.01  # example yaml reg2_setup_joint
-    reg3: float = 0.0
+    kind: Literal["joint"] = Field(default="joint", description="learner kind (discriminator)")
+    lr_factor: PositiveFloat = Field(default=0.15, description="prefactor of every joint step, lr_factor lr "
+                                     "(public code; paper text says 0.2)")
+    reg1: float = Field(default=0.0, description="weight decay reg1 in the update of W_1")
+    reg2: float = Field(default=0.01, description="weight decay reg2 d^{-3/2} in the update of W_2 (example yaml "
+                        "reg2_setup_joint)")
+    reg3: float = Field(default=0.0, description="weight decay reg3 in the update of w_3")
 
     def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
         n, d = x.shape

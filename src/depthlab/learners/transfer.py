@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import jax
 from jax import Array
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from depthlab.learners.one_step import OneStepBase, OneStepParams
 
@@ -29,10 +29,16 @@ _SOURCE_SALT = 0x5EED
 class Transfer(OneStepBase):
     """One step on the source task, then a ridge head on the target task (module docstring)."""
 
-    kind: Literal["transfer"] = "transfer"
-    features: Literal["input", "relu_random"] = "input"  # Damian et al.: a 2-layer net
-    init: Literal["zero", "sphere"] = "sphere"  # w^(0) uniform on the sphere, symmetric pairs
-    n_source: PositiveInt | None = None  # pretraining samples; None: the target's default (4 d^2 r)
+    kind: Literal["transfer"] = Field(default="transfer", description="learner kind (discriminator)")
+    features: Literal["input", "relu_random"] = Field(
+        default="input", description="psi(x): 'input' x / sqrt(d), a 2-layer net as in Damian et al., or "
+        "'relu_random' a frozen random layer")
+    init: Literal["zero", "sphere"] = Field(
+        default="sphere", description="W0 = (U, U) of the symmetric init: 'sphere' w^(0) uniform on the sphere, "
+        "in symmetric pairs, or 'zero'")
+    n_source: PositiveInt | None = Field(
+        default=None, description="pretraining samples of the source task; None: the target's source_size "
+        "(source_coef d^2 r, 4 d^2 r by default)")
 
     def bind(self, target: Any) -> Transfer:
         if not hasattr(target, "sample_source"):

@@ -42,17 +42,24 @@ def two_layer_forward(p: TwoLayerParams, x: Array) -> Array:
 class TwoLayer(LearnerSpec):
     """2-layer net: W_1 by minibatch GD, ridge readout (module docstring has the update)."""
 
-    kind: Literal["two_layer"] = "two_layer"
-    p: PositiveInt | None = None  # None: int(int(n_max^(1-delta)) / width_divisor)
-    width_divisor: PositiveFloat = 15.0  # public code (paper F.4 says 25)
-    delta: float = Field(0.1, ge=0.0, lt=1.0)
-    eps_init: PositiveFloat = 0.2
-    lr: PositiveFloat = 1.0
-    reg: float = 0.01  # example yaml reg1_setup_2layer
-    t_coef: PositiveFloat = 5.0  # T = int(5 d^1.5) iterations, as the 3-layer T_2
-    batch_fraction: float = Field(0.7, gt=0.0, le=1.0)
-    ridge: float = 1.0
-    sampler: Sampler = "window"  # minibatch sampler (learners.common.minibatch_loop); "permutation" = exact
+    kind: Literal["two_layer"] = Field(default="two_layer", description="learner kind (discriminator)")
+    p: PositiveInt | None = Field(default=None, description="hidden width; None: int(int(n_max^(1-delta)) / "
+                                  "width_divisor), n_max the largest n of the sweep")
+    width_divisor: PositiveFloat = Field(default=15.0, description="p = int(p1 / width_divisor), p1 = "
+                                         "int(n_max^(1-delta)) (public code; paper F.4 says 25)")
+    delta: float = Field(default=0.1, ge=0.0, lt=1.0, description="p1 = int(n_max^(1-delta)), the width before "
+                         "width_divisor")
+    eps_init: PositiveFloat = Field(default=0.2, description="eps: w_2 ~ eps N(0, 1/p) at init, and the step "
+                                    "W_1 <- W_1 - lr (sqrt(p) g / eps + reg W_1)")
+    lr: PositiveFloat = Field(default=1.0, description="lr in W_1 <- W_1 - lr (sqrt(p) g / eps + reg W_1)")
+    reg: float = Field(default=0.01, description="weight decay reg in the W_1 update (example yaml "
+                       "reg1_setup_2layer)")
+    t_coef: PositiveFloat = Field(default=5.0, description="T = int(t_coef d^1.5) iterations, as the 3-layer T_2")
+    batch_fraction: float = Field(default=0.7, gt=0.0, le=1.0, description="minibatch m = int(batch_fraction n) "
+                                  "samples; T iterations = int(T / batch_fraction) steps")
+    ridge: float = Field(default=1.0, description="lambda in w_2 = (H^T H + lambda n I)^{-1} H^T y, times n")
+    sampler: Sampler = Field(default="window", description="minibatch sampler (learners.common.minibatch_loop); "
+                             "'permutation' = exact (a fresh random subset every step)")
 
     def resolve(self, d: int, n: int, n_max: int) -> TwoLayer:
         if self.p is not None:

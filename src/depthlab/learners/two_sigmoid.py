@@ -55,9 +55,10 @@ class PolynomialWidth(LearnerSpec):
     """A hidden layer of width p = int(width_coef d^width_power) unless p is given (polynomial in d, as the
     Safran & Lee upper bound allows)."""
 
-    p: PositiveInt | None = None  # width; None: int(width_coef d^width_power)
-    width_coef: PositiveFloat = 1.0
-    width_power: float = Field(2.0, ge=0.0, le=3.0)  # m = d^2
+    p: PositiveInt | None = Field(default=None, description="hidden width; None: int(width_coef d^width_power)")
+    width_coef: PositiveFloat = Field(default=1.0, description="c in the width p = int(c d^a)")
+    width_power: float = Field(default=2.0, ge=0.0, le=3.0, description="a in the width p = int(c d^a) (default "
+                               "2: p = d^2)")
 
     def resolve(self, d: int, n: int, n_max: int) -> PolynomialWidth:
         return self.model_copy(update={"p": resolve_width(self.p, self.width_coef, self.width_power, d)})
@@ -92,16 +93,28 @@ def output_loss(theta: Array, a: Array, y: Array, loss: str, output: str) -> Arr
 class TwoSigmoid(PolynomialWidth):
     """sigma(v^T sigma(W x + b) + v_0), W, b frozen at random, (v, v_0) by GD (module docstring)."""
 
-    kind: Literal["two_sigmoid"] = "two_sigmoid"
-    weight_scale: PositiveFloat = 1.0  # w.x ~ N(0, 1) at the median radius: features vary across the boundary
-    bias_scale: float = Field(3.0, ge=0.0)  # thresholds spread over the sigmoid's non-linear range
-    symmetric: bool = True  # units in pairs (w, b), (-w, b): odd powers of w.x cancel, the pair sum is even
-    directions: Literal["sphere", "frames"] = "frames"  # frames: rows of random orthogonal matrices
-    standardize: bool = True  # GD on standardised features (a fixed affine reparametrisation of (v, v_0))
-    output: Literal["sigmoid", "linear"] = "sigmoid"  # "linear": the ablation without the outer sigmoid
-    loss: Literal["square", "logistic"] = "square"  # square loss, as the single-neuron GD analysis it builds on
-    lr: PositiveFloat = 1.0  # in units of 1/L (module docstring); < 2 is stable for any loss
-    steps: PositiveInt = 4000  # full-batch GD iterations
+    kind: Literal["two_sigmoid"] = Field(default="two_sigmoid", description="learner kind (discriminator)")
+    weight_scale: PositiveFloat = Field(
+        default=1.0, description="hidden rows of norm weight_scale sqrt(d) / med_i ||x_i||: w.x ~ N(0, "
+        "weight_scale^2) at the median radius, so features vary across the boundary")
+    bias_scale: float = Field(default=3.0, ge=0.0, description="b_j ~ bias_scale U(-1, 1): thresholds spread over "
+                              "the sigmoid's non-linear range")
+    symmetric: bool = Field(default=True, description="hidden units in pairs (w, b), (-w, b): odd powers of w.x "
+                            "cancel, the pair sum is even")
+    directions: Literal["sphere", "frames"] = Field(
+        default="frames", description="hidden directions: 'sphere' i.i.d. uniform, or 'frames' rows of random "
+        "orthogonal matrices (one bias per frame)")
+    standardize: bool = Field(default=True, description="GD on standardised features (a fixed affine "
+                              "reparametrisation of (v, v_0))")
+    output: Literal["sigmoid", "linear"] = Field(
+        default="sigmoid", description="N = sigma(u) ('sigmoid') or N = u with the square loss ('linear': the "
+        "ablation without the outer sigmoid)")
+    loss: Literal["square", "logistic"] = Field(
+        default="square", description="'square' (1/2n) sum (N - y)^2, as the single-neuron GD analysis it builds "
+        "on, or 'logistic'; ignored with output 'linear'")
+    lr: PositiveFloat = Field(default=1.0, description="step size in units of 1/L, L = c_loss tr(A^T A)/n >= the "
+                              "smoothness of F; < 2 is stable for any loss")
+    steps: PositiveInt = Field(default=4000, description="full-batch GD iterations on (v, v_0) (readout 'gd')")
     readout: Literal["gd", "lstsq"] = Field("gd", description="how (v, v_0) is fitted: 'gd' (steps of GD) or, with "
                                             "output 'linear', 'lstsq': the exact least-squares readout on the same "
                                             "features, the best any linear output can do (the ablation of the outer "

@@ -14,6 +14,7 @@ from abc import abstractmethod
 from typing import Any, ClassVar, NamedTuple
 
 from jax import Array
+from pydantic import Field
 
 from depthlab.config import Config
 
@@ -29,8 +30,8 @@ class Batch(NamedTuple):
 class TargetSpec(Config):
     """Base class of target configurations. Subclasses set ``family`` and the math."""
 
-    family: str
-    d: int
+    family: str = Field(description="target family (discriminator)")
+    d: int = Field(description="input dimension")
     # f > class_threshold is the positive class, for targets that are (smoothed) indicators; None otherwise
     class_threshold: ClassVar[float | None] = None
 

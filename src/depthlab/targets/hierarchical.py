@@ -49,14 +49,22 @@ class HierInstance(NamedTuple):
 class HierarchicalTarget(TargetSpec):
     """SIGHT / MIGHT / deep hierarchical Gaussian target (see module docstring for the formulas)."""
 
-    family: Literal["sight", "might", "deep"] = "sight"
-    d: int = Field(64, ge=2)
-    epsilon: float | tuple[float, ...] = 0.5
-    branches: int = Field(1, ge=1)
-    sigma1: str = "he2+he3"  # P_k: degree-3 Hermite mix, information exponent 2 (paper eq. 11)
-    sigma2: str = "tanh:3"  # g*: tanh(3 h), as in every experiment of the paper
-    a_star: Literal["rademacher", "ones"] = "rademacher"  # numerics use Rademacher (paper F.2, public code)
-    noise: float = Field(0.0, ge=0.0)  # label-noise standard deviation
+    family: Literal["sight", "might", "deep"] = Field(
+        default="sight", description="target family (discriminator): 'sight' one branch, 'might' r branches, "
+        "'deep' a multi-level tree")
+    d: int = Field(default=64, ge=2, description="input dimension")
+    epsilon: float | tuple[float, ...] = Field(
+        default=0.5, description="eps in (0, 1): blocks of int(d^eps) rows of W* per branch; deep: a strictly "
+        "decreasing tuple eps_1 > ... > eps_(L-1)")
+    branches: int = Field(default=1, ge=1, description="r: top-level units, f* = (1/sqrt(r)) sum_m g*(h_(L,m)); "
+                          "1 for sight")
+    sigma1: str = Field(default="he2+he3", description="P_k: degree-3 Hermite mix, information exponent 2 (paper "
+                        "eq. 11)")
+    sigma2: str = Field(default="tanh:3", description="g*: tanh(3 h), as in every experiment of the paper")
+    a_star: Literal["rademacher", "ones"] = Field(
+        default="rademacher", description="a*: Rademacher signs (numerics: paper F.2, public code) or all ones "
+        "(theory)")
+    noise: float = Field(default=0.0, ge=0.0, description="label-noise standard deviation: y = f* + noise N(0, 1)")
 
     @field_validator("sigma1", "sigma2")
     @classmethod

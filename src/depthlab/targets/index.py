@@ -44,11 +44,14 @@ class IndexInstance(NamedTuple):
 
 
 class _LinkTarget(TargetSpec):
-    d: int = Field(32, ge=2)
-    link: str = "tanh:2"
-    inputs: InputLaw = "gaussian"
-    normalize: bool = True
-    noise: float = Field(0.0, ge=0.0)
+    d: int = Field(default=32, ge=2, description="input dimension")
+    link: str = Field(default="tanh:2", description="g in f* = g(h*) (a name of targets.activations, e.g. 'tanh:2', "
+                      "'relu', 'he3')")
+    inputs: InputLaw = Field(default="gaussian", description="input law: 'gaussian' N(0, I_d) or 'sphere' uniform "
+                             "on the sphere of radius sqrt(d)")
+    normalize: bool = Field(default=True, description="f* = (g(h*) - E g(Z)) / sd g(Z), Z ~ N(0, 1), so E f* ~ 0 "
+                            "and E f*^2 ~ 1; False: f* = g(h*)")
+    noise: float = Field(default=0.0, ge=0.0, description="label-noise standard deviation: y = f* + noise N(0, 1)")
 
     @field_validator("link")
     @classmethod
@@ -79,7 +82,8 @@ class _LinkTarget(TargetSpec):
 class SingleIndexTarget(_LinkTarget):
     """f*(x) = g(beta . x), standardised (module docstring)."""
 
-    family: Literal["single_index"] = "single_index"
+    family: Literal["single_index"] = Field(default="single_index", description="target family (discriminator): "
+                                            "h*(x) = beta . x")
 
     def draw(self, key: Array) -> IndexInstance:
         b = jax.random.normal(key, (1, self.d))
@@ -96,9 +100,12 @@ class SingleIndexTarget(_LinkTarget):
 class QuadraticTarget(_LinkTarget):
     """f*(x) = g(x^T A x / sigma_A), traceless spread-out A, standardised (module docstring)."""
 
-    family: Literal["quadratic"] = "quadratic"
-    rank: int | None = Field(None, ge=2)  # None: full rank d
-    inputs: InputLaw = "sphere"
+    family: Literal["quadratic"] = Field(default="quadratic", description="target family (discriminator): "
+                                         "h*(x) = x^T A x / sigma_A")
+    rank: int | None = Field(default=None, ge=2, description="k: rank of A = U D U^T, D = diag(+1, -1, ...) (an odd "
+                             "k leaves one zero); None: full rank d")
+    inputs: InputLaw = Field(default="sphere", description="input law: 'sphere' uniform on the sphere of radius "
+                             "sqrt(d), or 'gaussian' N(0, I_d)")
 
     @model_validator(mode="after")
     def _rank_le_d(self) -> QuadraticTarget:

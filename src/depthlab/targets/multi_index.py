@@ -46,8 +46,9 @@ Head = Literal["source", "transfer", "transfer_full", "no_hessian"]
 class HermiteTerm(Config):
     """c * prod_k h_{degrees[k]}(z_k) (orthonormal Hermite polynomials of the coordinates of z = U x)."""
 
-    coef: float
-    degrees: list[int]
+    coef: float = Field(description="c_t: coefficient of the term (all terms normalised together to E g^2 = 1)")
+    degrees: list[int] = Field(description="a_t: Hermite degree of each hidden coordinate z_k (r entries, not all "
+                               "zero)")
 
     @field_validator("degrees")
     @classmethod
@@ -106,16 +107,21 @@ def hermite_poly(terms: list[HermiteTerm], z: Array) -> Array:
 class MultiIndexTarget(TargetSpec):
     """f*(x) = g(U x) with g a unit-variance Hermite expansion (module docstring)."""
 
-    family: Literal["multi_index"] = "multi_index"
-    d: int = Field(32, ge=2)
-    r: PositiveInt = 3  # hidden dimension (notes: r in {2, 3})
-    p: int = Field(3, ge=2)  # degree of the named heads (notes: p in {3, 4})
-    head: Head = "source"
-    cond: float = Field(1.0, ge=1.0)  # condition number of E grad^2 f* on span(U) (source head)
-    terms: list[HermiteTerm] | None = None  # overrides head/p/cond
-    source_head: Head | None = None  # the pretraining task of transfer learning (same U)
-    source_coef: float = Field(4.0, gt=0.0)  # pretraining samples n_src = source_coef d^2 r (notes: 4)
-    noise: float = Field(0.0, ge=0.0)
+    family: Literal["multi_index"] = Field(default="multi_index", description="target family (discriminator)")
+    d: int = Field(default=32, ge=2, description="input dimension")
+    r: PositiveInt = Field(default=3, description="hidden dimension: U is r x d (notes: r in {2, 3})")
+    p: int = Field(default=3, ge=2, description="degree of the named heads (notes: p in {3, 4})")
+    head: Head = Field(default="source", description="named head g: 'source', 'transfer', 'transfer_full' or "
+                       "'no_hessian' (module docstring)")
+    cond: float = Field(default=1.0, ge=1.0, description="condition number of E grad^2 f* on span(U): He_2 weights "
+                        "c_k = cond^(-(k-1)/(r-1)) (source, transfer_full heads)")
+    terms: list[HermiteTerm] | None = Field(default=None, description="explicit Hermite expansion of g (list of "
+                                            "{coef, degrees}); overrides head/p/cond of the target task")
+    source_head: Head | None = Field(default=None, description="head of the pretraining task of transfer learning "
+                                     "(same U); None: no source task")
+    source_coef: float = Field(default=4.0, gt=0.0, description="pretraining samples n_src = source_coef d^2 r "
+                               "(notes: 4)")
+    noise: float = Field(default=0.0, ge=0.0, description="label-noise standard deviation: y = f* + noise N(0, 1)")
 
     @model_validator(mode="after")
     def _consistent(self) -> MultiIndexTarget:

@@ -112,12 +112,17 @@ class BallInstance(NamedTuple):
 class BallTarget(TargetSpec):
     """f*(x) = 1{||x|| <= r} (or its logistic smoothing) under a radial law (module docstring)."""
 
-    family: Literal["ball"] = "ball"
-    d: int = Field(16, ge=2, le=512)
-    radius_law: RadiusLaw = "bessel"  # the hard law of the lower bounds (Safran & Lee 2022, Sec. on hardness)
-    r: float | None = Field(None, gt=0.0)  # None: the median radius, so both classes have mass 1/2
-    smoothing: float = Field(0.0, ge=0.0)  # tau; 0 = the indicator itself (the paper's target)
-    lognormal_sigma: float = Field(0.5, gt=0.0, le=3.0)  # s of the lognormal law (a benign comparison law)
+    family: Literal["ball"] = Field(default="ball", description="target family (discriminator)")
+    d: int = Field(default=16, ge=2, le=512, description="input dimension")
+    radius_law: RadiusLaw = Field(
+        default="bessel", description="law of ||x||: gaussian, uniform, lognormal, or bessel, the hard law of the "
+        "lower bounds (Safran & Lee 2022, Sec. on hardness)")
+    r: float | None = Field(default=None, gt=0.0, description="ball radius in f* = 1{||x|| <= r}; None: the median "
+                            "radius, so both classes have mass 1/2")
+    smoothing: float = Field(default=0.0, ge=0.0, description="tau: f* = sigmoid((r - ||x||)/tau); 0 = the "
+                             "indicator itself (the paper's target)")
+    lognormal_sigma: float = Field(default=0.5, gt=0.0, le=3.0, description="s of the lognormal law rho = sqrt(d) "
+                                   "exp(s Z) (a benign comparison law)")
 
     class_threshold: ClassVar[float | None] = 0.5  # f > 1/2 <=> inside the ball
 
