@@ -53,7 +53,7 @@ def test_rows_and_aggregates_are_the_stores(store, results):
     rows = results.rows()
     with sqlite3.connect(store) as con:
         (count,) = con.execute("SELECT COUNT(*) FROM trials").fetchone()
-        raw = sorted(v for (v,) in con.execute("SELECT test_mse FROM trials"))
+        raw = sorted(v for (v,) in con.execute("SELECT value FROM trial_metrics WHERE metric = 'test_mse'"))
     assert len(rows) == count and sorted(rows["test_mse"]) == raw
     assert {"preset", "method", "d", "n", "kappa", "trial", "status", "test_mse", "overlap_w"} <= set(rows)
     with Store(store, readonly=True) as st:

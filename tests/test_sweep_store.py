@@ -172,3 +172,124 @@ def test_might_stores_per_branch_overlaps_whose_mean_is_the_summary(tmp_path, ti
             assert r[m] == pytest.approx((b0 + b1) / 2, rel=1e-5)
     agg = aggregate(rows)
     assert all(0.0 <= a.stat("overlap_h_b1") <= 1.0 for a in agg)
+
+
+def _renamed(preset, names):
+    """``preset`` with its methods (and their roles) renamed old -> new, same configurations."""
+    methods = {names.get(m, m): spec.model_dump(mode="json") for m, spec in preset.methods.items()}
+    import json
+
+    return apply_overrides(preset, [f"methods={json.dumps(methods)}", "checks=[]", "predictions={}"])
+
+
+def test_renaming_a_method_changes_no_number(tmp_path, tiny):
+    """A method's name is a label: the renamed sweep's cells are the stored ones (nothing to run), and run
+    afresh in another store it gives the same numbers bit for bit, under the new name."""
+    renamed = _renamed(tiny, {"layerwise": "deep", "two_layer": "shallow"})
+    with Store(tmp_path / "a.sqlite") as st:
+        run_local(plan(tiny, st), st)
+        before = _rows(st, tiny)
+        assert plan(renamed, st).tasks == []  # the same cells: the stored results serve the new names
+        shared = _rows(st, renamed)
+    with Store(tmp_path / "b.sqlite") as st:
+        run_local(plan(renamed, st), st)
+        fresh = _rows(st, renamed)
+    back = {"deep": "layerwise", "shallow": "two_layer"}
+
+    def key(r):
+        return (back.get(r["method"], r["method"]), r["d"], r["n"], r["trial"])
+
+    strip = ("method", "preset")
+    as_before = {key(r): {k: v for k, v in r.items() if k not in strip} for r in fresh}
+    assert {"deep", "shallow", "joint", "kernel"} == {r["method"] for r in fresh}
+    assert as_before == {key(r): {k: v for k, v in r.items() if k not in strip} for r in before}
+    assert sorted(map(key, shared)) == sorted(map(key, before))
+
+
+def test_two_methods_with_one_configuration_are_rejected(tiny):
+    from depthlab.presets import PresetError
+
+    spec = tiny.methods["joint"].model_dump_json()
+    with pytest.raises(PresetError, match="same learner configuration"):
+        apply_overrides(tiny, [f'methods={{"a": {spec}, "b": {spec}}}'])
+    with pytest.raises(PresetError, match="roles name unknown methods"):
+        apply_overrides(tiny, ['roles={"nope": "kernel"}'])
+
+
+def test_every_learner_kind_has_a_default_plot_role():
+    import typing
+
+    from depthlab.learners import LearnerConfig
+    from depthlab.plots import ROLE_STYLES
+    from depthlab.presets.base import DEFAULT_ROLES, Role
+
+    kinds = {typing.get_args(c.model_fields["kind"].annotation)[0] for c in typing.get_args(typing.get_args(
+        LearnerConfig)[0])}
+    assert kinds == set(DEFAULT_ROLES)
+    assert set(typing.get_args(Role)) == set(ROLE_STYLES)
+
+
+def test_a_new_metric_is_one_definition(tmp_path, tiny, monkeypatch):
+    """Registering one Metric is all it takes: the sweep computes it, the store keeps it (no schema change),
+    rows and aggregates carry it, and checks may name it."""
+    import jax.numpy as jnp
+
+    from depthlab import metrics
+    from depthlab.analysis import aggregate
+    from depthlab.checks import BoundCheck
+
+    extra = metrics.Metric("pred_mean", "mean prediction", lambda t: jnp.mean(t.predict_test()))
+    monkeypatch.setitem(metrics.REGISTRY, "pred_mean", extra)
+    from collections import OrderedDict
+
+    from depthlab.sweep import runner
+
+    monkeypatch.setattr(runner, "_RECENT", OrderedDict())  # programs compiled before the metric existed
+    small = apply_overrides(tiny, ['methods={"kernel": ' + tiny.methods["kernel"].model_dump_json() + "}"])
+    with Store(tmp_path / "s.sqlite") as st:
+        run_local(plan(small, st), st)
+        rows = _rows(st, small)
+    assert rows and all(isinstance(r["pred_mean"], float) for r in rows)
+    assert all(a.stat("pred_mean") == a.stat("pred_mean") for a in aggregate(rows))  # not NaN
+    BoundCheck(name="x", method="kernel", metric="pred_mean", op="<", value=1.0)
+    monkeypatch.delitem(metrics.REGISTRY, "pred_mean")
+    with pytest.raises(ValueError, match="unknown metric 'pred_mean'"):
+        BoundCheck(name="x", method="kernel", metric="pred_mean", op="<", value=1.0)
+
+
+V4_TRIALS = """CREATE TABLE trials (cell_key TEXT NOT NULL, trial INTEGER NOT NULL, status TEXT NOT NULL,
+    test_mse REAL, train_mse REAL, trivial_mse REAL, overlap_w REAL, overlap_h REAL, feature_corr REAL,
+    class_error REAL, extra_json TEXT, run_id INTEGER NOT NULL, PRIMARY KEY (cell_key, trial))"""
+
+
+def test_a_v4_store_is_migrated_to_long_format_metrics(tmp_path, tiny):
+    """Version 4 kept one column per metric and per-branch values in JSON; version 5 reads the same values
+    (after a backup), with the method names of the sweep."""
+    import json
+    import sqlite3
+
+    from depthlab import store as store_mod
+
+    cell = expand(tiny)[0]
+    path = tmp_path / "v4.sqlite"
+    with Store(path) as st:
+        sid = st.register_sweep(tiny.name, "h", tiny.model_dump_json(), 2, [cell])
+        st.write_cell(cell.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.25}], "ok")
+    con = sqlite3.connect(path)
+    with con:  # rewrite it as version 4 wrote it
+        con.execute("DROP TABLE trial_metrics")
+        con.execute("DROP TABLE trials")
+        con.execute(V4_TRIALS)
+        con.execute("INSERT INTO trials(cell_key, trial, status, test_mse, overlap_w, extra_json, run_id) "
+                    "VALUES (?, 0, 'ok', 0.25, 0.5, ?, 1), (?, 1, 'diverged', NULL, NULL, NULL, 1)",
+                    (cell.key, json.dumps({"overlap_w_b0": 0.4, "overlap_w_b1": 0.6}), cell.key))
+        con.execute("DELETE FROM schema_version WHERE version = 5")
+        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    con.close()
+    with Store(path, readonly=True) as st:
+        assert st.schema_version() == store_mod.SCHEMA_VERSION == 5
+        rows = st.trial_rows(sid)
+    assert path.with_name("v4.sqlite.v4.bak").exists()
+    assert rows[0]["test_mse"] == 0.25 and rows[0]["overlap_w"] == 0.5 and rows[0]["overlap_w_b1"] == 0.6
+    assert rows[1]["status"] == "diverged" and "test_mse" not in rows[1]
+    assert rows[0]["method"] == cell.method

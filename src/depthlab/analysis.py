@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-METRICS = ("test_mse", "train_mse", "trivial_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")
+from depthlab.metrics import NAMES as METRICS
 
 
 @dataclass

@@ -1,4 +1,8 @@
-r"""What the papers measure, as pure functions of one trial's outputs.
+r"""What the papers measure, as pure functions of one trial's outputs: one registry (``REGISTRY``), one place.
+
+Adding a metric is one ``Metric`` in ``_DEFINITIONS`` (name, label, computation, whether it gets a panel): the
+sweep computes it, the store keeps it (long format: no schema change), results export it, figures and the
+report draw it, and checks and thresholds may name it (names are validated: ``MetricName``).
 
 * ``test_mse``    = mean_x (f(x) - f*(x))^2 on a fresh test set (noise-free target).
 * ``trivial_mse`` = mean_x f*(x)^2 (the error of predicting 0), on the same test set.
@@ -20,11 +24,15 @@ r"""What the papers measure, as pure functions of one trial's outputs.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import jax
 import jax.numpy as jnp
 from jax import Array
+from pydantic import AfterValidator
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.targets.base import Batch, TargetSpec
@@ -65,42 +73,124 @@ def feature_overlap_per_branch(u: Array, h: Array) -> Array:
     return jnp.sqrt(jnp.mean(cos * cos, axis=0))
 
 
-def _per_branch(name: str, values: Array) -> dict[str, Array]:
-    """``name_b{m}`` for each branch m, only where there are several (one branch: the mean is the value)."""
-    return {f"{name}_b{m}": values[m] for m in range(values.shape[0])} if values.shape[0] > 1 else {}
-
-
 def pearson(u: Array, v: Array) -> Array:
     """Pearson correlation of two (n,) arrays."""
     uc, vc = u - u.mean(), v - v.mean()
     return (uc @ vc) / jnp.maximum(jnp.linalg.norm(uc) * jnp.linalg.norm(vc), _TINY)
 
 
+@dataclass(frozen=True)
+class Trial:
+    """What one trial's metrics are computed from (inside the compiled program): the target instance, the
+    fitted learner and its train and test batches."""
+
+    target: TargetSpec
+    inst: Any
+    learner: LearnerSpec
+    params: Any
+    train: Batch
+    test: Batch
+
+    def predict_test(self) -> Array:
+        return self.learner.predict(self.params, self.test.x)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured quantity: its name (the stored key), a label for figures and tables, and its computation.
+
+    ``compute`` returns a scalar, or None where the learner or target does not have what it measures (e.g.
+    no first layer). A ``per_branch`` metric returns one value per branch of the target, (B,): the stored
+    value ``name`` is their mean and, where B > 1, ``name_b{m}`` keeps each. ``panel``: drawn in its own panel
+    of the figures and the report when measured; ``table``: a column of the report's results table."""
+
+    name: str
+    label: str
+    compute: Callable[[Trial], Array | None]
+    per_branch: bool = False
+    panel: bool = False
+    table: bool = True
+
+
+def _class_error(t: Trial) -> Array | None:
+    c = t.target.class_threshold
+    if c is None:
+        return None
+    return jnp.mean(((t.predict_test() > c) != (t.test.f > c)).astype(t.test.f.dtype))
+
+
+def _overlap_w(t: Trial) -> Array | None:
+    w = t.learner.first_layer(t.params)
+    bases = t.target.subspaces(t.inst)
+    if w is None or bases.shape[1] >= bases.shape[2]:  # a subspace that is all of R^d says nothing
+        return None
+    return subspace_overlap_per_branch(w, bases)
+
+
+def _overlap_h(t: Trial) -> Array | None:
+    u = t.learner.hidden_preactivation(t.params, t.test.x)
+    return None if u is None else feature_overlap_per_branch(u, t.test.h)
+
+
+def _feature_corr(t: Trial) -> Array | None:
+    phi = t.learner.learned_feature(t.params, t.test.x)
+    if phi is None:
+        return None
+    return jnp.mean(jnp.abs(jax.vmap(lambda h: pearson(phi, h), in_axes=1)(t.test.h)))
+
+
+_DEFINITIONS = [
+    Metric("test_mse", "test MSE", lambda t: mse(t.predict_test(), t.test.f)),
+    Metric("train_mse", "train MSE", lambda t: mse(t.learner.predict(t.params, t.train.x), t.train.y)),
+    Metric("trivial_mse", "E f*^2 (error of predicting 0)", lambda t: jnp.mean(t.test.f * t.test.f),
+           table=False),
+    Metric("overlap_w", "$M_W$: RMS cosine of first-layer rows with span($W^*$)", _overlap_w,
+           per_branch=True, panel=True),
+    Metric("overlap_h", "$M_h$: RMS cosine of second-layer units with $h^*$", _overlap_h,
+           per_branch=True, panel=True),
+    Metric("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature", _feature_corr, panel=True),
+    Metric("class_error", "0-1 error (prediction thresholded at 1/2)", _class_error, panel=True),
+]
+REGISTRY: dict[str, Metric] = {m.name: m for m in _DEFINITIONS}
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+_BRANCH = re.compile(r"^(?P<base>[a-z_]+)_b(?P<m>[0-9]+)$")
+
+
+def base_metric(name: str) -> Metric | None:
+    """The registered metric a stored name refers to (``overlap_w_b1`` -> overlap_w), or None."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    hit = _BRANCH.match(name)
+    base = REGISTRY.get(hit["base"]) if hit else None
+    return base if base is not None and base.per_branch else None
+
+
+def check_metric_name(name: str) -> str:
+    """``name`` if it is a registered metric (or a per-branch one, ``overlap_w_b0``); else ValueError."""
+    if base_metric(name) is None:
+        per = ", ".join(f"{m.name}_b0" for m in REGISTRY.values() if m.per_branch)
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(REGISTRY)} (per branch of a MIGHT target: "
+                         f"{per}, ...)")
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(check_metric_name)]
+
+
 def evaluate(
     target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
 ) -> dict[str, Array]:
-    """All metrics of one trial (the keys present depend on what the learner exposes)."""
-    out = {
-        "test_mse": mse(learner.predict(params, test.x), test.f),
-        "train_mse": mse(learner.predict(params, train.x), train.y),
-        "trivial_mse": jnp.mean(test.f * test.f),
-    }
-    threshold = target.class_threshold
-    if threshold is not None:
-        pred = learner.predict(params, test.x)
-        out["class_error"] = jnp.mean(((pred > threshold) != (test.f > threshold)).astype(test.f.dtype))
-    w = learner.first_layer(params)
-    bases = target.subspaces(inst)
-    if w is not None and bases.shape[1] < bases.shape[2]:  # a subspace that is all of R^d says nothing
-        per = subspace_overlap_per_branch(w, bases)
-        out["overlap_w"] = jnp.mean(per)
-        out.update(_per_branch("overlap_w", per))
-    u = learner.hidden_preactivation(params, test.x)
-    if u is not None:
-        per = feature_overlap_per_branch(u, test.h)
-        out["overlap_h"] = jnp.mean(per)
-        out.update(_per_branch("overlap_h", per))
-    phi = learner.learned_feature(params, test.x)
-    if phi is not None:
-        out["feature_corr"] = jnp.mean(jnp.abs(jax.vmap(lambda h: pearson(phi, h), in_axes=1)(test.h)))
+    """Every registered metric of one trial that the learner and target support (keys: ``REGISTRY``)."""
+    trial = Trial(target, inst, learner, params, train, test)
+    out: dict[str, Array] = {}
+    for m in REGISTRY.values():
+        value = m.compute(trial)
+        if value is None:
+            continue
+        if m.per_branch:
+            out[m.name] = jnp.mean(value)
+            if value.shape[0] > 1:  # one branch: the mean is the value
+                out.update({f"{m.name}_b{b}": value[b] for b in range(value.shape[0])})
+        else:
+            out[m.name] = value
     return out

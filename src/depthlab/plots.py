@@ -31,6 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from depthlab.analysis import AggregateRow  # noqa: E402
 from depthlab.exponents import MethodExponent  # noqa: E402
+from depthlab.metrics import REGISTRY  # noqa: E402
 from depthlab.theory import Prediction  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
@@ -44,22 +45,13 @@ OKABE_ITO = {
     "vermillion": "#D55E00",
     "reddish_purple": "#CC79A7",
 }
-_ROLE = {
-    "layerwise": "blue", "three_layer": "blue", "transfer": "blue", "depth2": "blue", "depth2_big": "blue",
-    "joint": "vermillion", "depth2_linear": "vermillion", "shallow_gd": "bluish_green",
-    "two_layer": "bluish_green", "two_layer_gd": "bluish_green", "shallow_gd_4x": "bluish_green",
-    "two_layer_step": "sky_blue", "scratch_step": "sky_blue",
-    "kernel": "orange", "kernel_poly": "orange",
-    "kernel_ntk": "reddish_purple",
-    "random_features": "black",
+# A method's style comes from its declared role (``Preset.roles``, default by learner kind), never its name.
+ROLE_STYLES: dict[str, tuple[str, str]] = {  # role -> (Okabe-Ito colour, marker)
+    "three_layer": ("blue", "o"), "three_layer_joint": ("vermillion", "s"), "ablation": ("vermillion", "s"),
+    "scaled_up": ("blue", "*"), "two_layer": ("bluish_green", "^"), "longer": ("bluish_green", "v"),
+    "one_step": ("sky_blue", "v"), "kernel": ("orange", "D"), "kernel_alt": ("reddish_purple", "P"),
+    "random_features": ("black", "X"),
 }
-_MARKER_ROLE = {
-    "layerwise": "o", "three_layer": "o", "transfer": "o", "depth2": "o", "depth2_big": "*", "joint": "s",
-    "depth2_linear": "s", "shallow_gd": "^", "shallow_gd_4x": "v", "two_layer": "^", "two_layer_gd": "^",
-    "two_layer_step": "v", "scratch_step": "v", "kernel": "D", "kernel_poly": "D", "kernel_ntk": "P",
-    "random_features": "X",
-}
-COLORS = {m: OKABE_ITO[role] for m, role in _ROLE.items()}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", ":", "-."]
 REFERENCE_STYLE = {
@@ -70,29 +62,26 @@ REFERENCE_STYLE = {
 }
 KAPPA_LABEL = r"$\kappa = \log n / \log d$  ($n$ training samples, $d$ input dimension)"
 ERROR_LABEL = "test MSE (median over trials; band: IQR), log scale"
-OPTIONAL_METRICS = [
-    ("overlap_w", "$M_W$: RMS cosine of first-layer rows with span($W^*$)"),
-    ("overlap_h", "$M_h$: RMS cosine of second-layer units with $h^*$"),
-    ("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature"),
-    ("class_error", "0-1 error (prediction thresholded at 1/2)"),
-]
+OPTIONAL_METRICS = [(m.name, m.label) for m in REGISTRY.values() if m.panel]  # one panel each, when measured
 
 
 def _wrap(title: str, width: int = 80) -> str:
     return textwrap.fill(title, width)
 
 
-def method_colors(methods: Sequence[str]) -> dict[str, str]:
+def method_colors(methods: Sequence[str], roles: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each method's colour: its role's Okabe-Ito colour, else the next colour no method of the figure uses."""
-    taken = {COLORS[m] for m in methods if m in COLORS}
+    styled = {m: OKABE_ITO[ROLE_STYLES[r][0]] for m, r in (roles or {}).items() if r in ROLE_STYLES}
+    taken = {styled[m] for m in methods if m in styled}
     spare = iter([c for c in OKABE_ITO.values() if c not in taken] + ["#7F7F7F", "#B3B3B3"] * len(methods))
-    return {m: COLORS.get(m) or next(spare) for m in methods}
+    return {m: styled.get(m) or next(spare) for m in methods}
 
 
-def method_markers(methods: Sequence[str]) -> dict[str, str]:
-    taken = {_MARKER_ROLE[m] for m in methods if m in _MARKER_ROLE}
+def method_markers(methods: Sequence[str], roles: Mapping[str, str] | None = None) -> dict[str, str]:
+    styled = {m: ROLE_STYLES[r][1] for m, r in (roles or {}).items() if r in ROLE_STYLES}
+    taken = {styled[m] for m in methods if m in styled}
     spare = iter([mk for mk in MARKERS if mk not in taken] + MARKERS * len(methods))
-    return {m: _MARKER_ROLE.get(m) or next(spare) for m in methods}
+    return {m: styled.get(m) or next(spare) for m in methods}
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> list[Path]:
@@ -202,12 +191,15 @@ def plot_error(
     predicted: Mapping[str, float] | None = None,
     threshold: float | None = None,
     kappa_stars: Mapping[str, float] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Test MSE vs kappa; ``predicted``: method -> predicted kappa* (vertical lines in the method's colour);
-    ``threshold`` and ``kappa_stars``: the n* threshold line and each method's measured crossing on it."""
+    ``threshold`` and ``kappa_stars``: the n* threshold line and each method's measured crossing on it;
+    ``roles``: method -> role (``Preset.method_roles``), which sets its colour and marker."""
     methods = list(dict.fromkeys(r.method for r in rows))
     fig, ax = plt.subplots(figsize=(10.5, 5.4))
-    _error_panel(ax, rows, method_colors(methods), method_markers(methods), references, theory, predicted,
+    _error_panel(ax, rows, method_colors(methods, roles), method_markers(methods, roles), references, theory,
+                 predicted,
                  threshold, kappa_stars)
     ax.set_title(_wrap(title), fontsize=9)
     fig.tight_layout()
@@ -216,14 +208,15 @@ def plot_error(
 
 def plot_overlaps(rows: Sequence[AggregateRow], path: str | Path, title: str = "",
                   theory: Mapping[str, float] | None = None,
-                  thresholds: Mapping[str, float] | None = None) -> list[Path]:
+                  thresholds: Mapping[str, float] | None = None,
+                  roles: Mapping[str, str] | None = None) -> list[Path]:
     """One panel per recorded overlap / feature metric vs kappa (``thresholds``: metric -> an n* threshold
     drawn on its panel); nothing is written when there is none."""
     present = _present_metrics(rows)
     if not present:
         return []
     methods = list(dict.fromkeys(r.method for r in rows))
-    colors, markers = method_colors(methods), method_markers(methods)
+    colors, markers = method_colors(methods, roles), method_markers(methods, roles)
     fig, axes = plt.subplots(1, len(present), figsize=(5.3 * len(present), 4.6), squeeze=False)
     for ax, (metric, label) in zip(axes[0], present, strict=True):
         _overlap_panel(ax, rows, metric, label, colors, markers, theory, (thresholds or {}).get(metric))
@@ -237,11 +230,12 @@ def plot_n_star(
     path: str | Path,
     predictions: Mapping[str, Prediction] | None = None,
     title: str = "",
+    roles: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """n*(d) per method on log-log axes: points with bootstrap intervals (open markers and arrows where
     censored), the fitted slope (solid) and the predicted one (dashed)."""
     methods = list(exponents)
-    colors, markers = method_colors(methods), method_markers(methods)
+    colors, markers = method_colors(methods, roles), method_markers(methods, roles)
     fig, ax = plt.subplots(figsize=(11, 5.4))
     all_ds: list[int] = []
     for m, me in exponents.items():
@@ -302,12 +296,13 @@ def plot_sweep(
     title: str = "",
     references: dict[int, dict[str, float]] | None = None,
     theory: dict[str, float] | None = None,
+    roles: Mapping[str, str] | None = None,
     **error_kw: Any,
 ) -> Path:
     """Write a figure to ``path`` (and its PNG/SVG twin): test MSE vs kappa, and each overlap / feature metric
     the rows have; ``error_kw`` goes to the error panel (``predicted``, ``threshold``, ``kappa_stars``)."""
     methods = list(dict.fromkeys(r.method for r in rows))
-    colors, markers = method_colors(methods), method_markers(methods)
+    colors, markers = method_colors(methods, roles), method_markers(methods, roles)
     present = _present_metrics(rows)
     fig, axes = plt.subplots(1, 1 + len(present), figsize=(5.6 * (1 + len(present)), 4.9), squeeze=False)
     _error_panel(axes[0][0], rows, colors, markers, references, theory, error_kw.get("predicted"),

@@ -29,6 +29,7 @@ import jinja2
 
 from depthlab import __version__
 from depthlab.checks import summarize
+from depthlab.metrics import REGISTRY
 from depthlab.results import SweepResults, fmt_kappa_ci
 
 VERDICTS = ("agrees", "disagrees", "inconclusive", "information", "unmeasured")
@@ -117,8 +118,8 @@ def _figures(res: SweepResults, out: Path) -> list[Figure]:
              for pt in me.points if pt.d == d_top and not pt.censored}
     title = f"{p.name}: {p.description}"
     figs: list[Figure] = []
-    err = plot_error(res.aggregates, out / "error_vs_kappa.png", title=title, references=res.references,
-                     theory=p.theory, predicted=predicted, threshold=tau, kappa_stars=stars)
+    err = plot_error(res.aggregates, out / "error_vs_kappa.png", title=title, roles=p.method_roles,
+                     references=res.references, theory=p.theory, predicted=predicted, threshold=tau, kappa_stars=stars)
     figs.append(_img(err[0], "test error vs kappa",
                      f"Test MSE vs kappa (median over {res.trials} trials, band: interquartile range) at d = "
                      f"{', '.join(map(str, res.ds))}. Dotted horizontal lines: reference levels and the n* "
@@ -128,14 +129,15 @@ def _figures(res: SweepResults, out: Path) -> list[Figure]:
     other = {p.threshold_for(m) for m in res.methods} - {th}
     metric_tau = {t.metric: t.at(res.references.get(d_top, {})) for t in other
                   if t.metric != "test_mse" and (t.relative_to is None or t.relative_to in res.references[d_top])}
-    ov = plot_overlaps(res.aggregates, out / "overlaps_vs_kappa.png", title=title, theory=p.theory,
-                       thresholds=metric_tau)
+    ov = plot_overlaps(res.aggregates, out / "overlaps_vs_kappa.png", title=title, roles=p.method_roles,
+                       theory=p.theory, thresholds=metric_tau)
     if ov:
         figs.append(_img(ov[0], "overlaps vs kappa",
                          "Overlaps / feature correlation vs kappa (median, band: IQR): M_W first layer with "
                          "span(W*), M_h second layer with h*, corr(phi, h*) the learned feature."))
     if len(res.ds) >= 2 and exps:
-        ns = plot_n_star(exps, out / "n_star_vs_d.png", predictions=p.predictions, title=title)
+        ns = plot_n_star(exps, out / "n_star_vs_d.png", predictions=p.predictions, title=title,
+                         roles=p.method_roles)
         figs.append(_img(ns[0], "n* vs d",
                          f"n* vs d on log-log axes: points with {res.level:.0%} bootstrap intervals (open markers "
                          "and arrows: censored at the grid's end), solid: least-squares fit with its slope, "
@@ -193,8 +195,8 @@ def _checks_table(res: SweepResults) -> Table:
 
 
 def _aggregate_table(res: SweepResults) -> Table:
-    metrics = [m for m in ("test_mse", "train_mse", "overlap_w", "overlap_h", "feature_corr")
-               if any(f"{m}_median" in a.stats for a in res.aggregates)]
+    metrics = [m.name for m in REGISTRY.values()
+               if m.table and any(f"{m.name}_median" in a.stats for a in res.aggregates)]
     rows: list[list[Cell]] = []
     for a in res.aggregates:
         cells: list[Cell] = [a.method, str(a.d), str(a.n), f"{a.kappa:.3f}", str(a.trials), str(a.diverged)]

@@ -1,18 +1,20 @@
 """Durable results store: one SQLite file in WAL mode, one transaction per finished cell.
 
-Tables (schema version 3)
+Tables (schema version 5)
   schema_version  one row per schema version applied to this file (version, applied time, depthlab version);
                   the file's version is the largest. ``meta.schema_version`` mirrors it, so that older
                   depthlab releases, which read ``meta``, refuse a newer file instead of misreading it.
   sweeps          one row per distinct resolved preset configuration (name + config hash), last_used time
-  cells           one row per cell key (method x d x n with the full resolved config as JSON)
-  sweep_cells     which cells a sweep consists of
+  cells           one row per cell key (learner x d x n with the full resolved config as JSON; the key does not
+                  contain the method's display name, ``sweep_cells.method`` carries it)
+  sweep_cells     which cells a sweep consists of, and the method name each has in that sweep
   runs            one row per execution of (part of) a cell, with its provenance: status ok | diverged | failed
                   (with the message), the trials it ran, start/end time and timings, depthlab version, git
                   commit (if run from a checkout), JAX version, backend and device, host, config hash of the
                   sweep, seed, executor; ``provenance_json`` keeps the rest (Python, CPU, pid, Dask worker)
-  trials          one row per (cell, trial): status ok | diverged, one REAL column per metric of
-                  ``analysis.METRICS``, and ``run_id``, the run that computed it (its provenance)
+  trials          one row per (cell, trial): status ok | diverged, and ``run_id``, the run that computed it
+  trial_metrics   long format, one row per (cell, trial, metric): every value ``metrics.evaluate`` returned
+                  (per-branch overlaps included), so a new metric needs no schema change
 
 Provenance is normalised: every trial row points to the run row that produced it; a failed cell has a run
 row (status failed, message) and no trial rows, and is run again on the next invocation.
@@ -40,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import __version__
-from depthlab.analysis import METRICS
 from depthlab.provenance import environment, now
 
-SCHEMA_VERSION = 4  # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error
+# 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error;
+SCHEMA_VERSION = 5  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
 DEFAULT_STORE = "depthlab.sqlite"
 
 # Provenance columns of ``runs`` (name -> SQL type); anything else goes to provenance_json.
@@ -60,10 +62,6 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "seed": "INTEGER",
     "executor": "TEXT",
 }
-
-
-def _metric_columns() -> str:
-    return ", ".join(f"{m} REAL" for m in METRICS)
 
 
 def _provenance_columns() -> str:
@@ -100,6 +98,7 @@ CREATE TABLE cells (
 CREATE TABLE sweep_cells (
     sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),
     cell_key TEXT NOT NULL REFERENCES cells(cell_key),
+    method TEXT,
     PRIMARY KEY (sweep_id, cell_key)
 );
 CREATE TABLE runs (
@@ -114,22 +113,30 @@ CREATE TABLE runs (
     {_provenance_columns()}
 );
 CREATE INDEX runs_cell ON runs(cell_key);
-CREATE TABLE trials (
-    cell_key TEXT NOT NULL REFERENCES cells(cell_key),
-    trial INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    {_metric_columns()},
-    extra_json TEXT,
-    run_id INTEGER NOT NULL REFERENCES runs(run_id),
-    PRIMARY KEY (cell_key, trial)
-);
+{_TRIALS}
+{_TRIAL_METRICS}
 """
 
 
-def _with_extra(row: dict[str, Any]) -> dict[str, Any]:
-    """A trial row with the metrics of its JSON column (e.g. per-branch overlaps) merged in as columns."""
-    extra = row.pop("extra_json", None)
-    return {**row, **{k: v for k, v in json.loads(extra).items() if k not in row}} if extra else row
+_TRIALS = """CREATE TABLE trials (
+    cell_key TEXT NOT NULL REFERENCES cells(cell_key),
+    trial INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    PRIMARY KEY (cell_key, trial)
+);"""
+_TRIAL_METRICS = """CREATE TABLE trial_metrics (
+    cell_key TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (cell_key, trial, metric),
+    FOREIGN KEY (cell_key, trial) REFERENCES trials(cell_key, trial)
+) WITHOUT ROWID;"""
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 class StoreError(RuntimeError):
@@ -151,8 +158,11 @@ def _add_missing_columns(con: sqlite3.Connection, table: str, columns: dict[str,
             con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
 
+_V4_METRICS = ("test_mse", "train_mse", "trivial_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")
+
+
 def _to_v2(con: sqlite3.Connection) -> None:
-    _add_missing_columns(con, "trials", {m: "REAL" for m in METRICS})
+    _add_missing_columns(con, "trials", {m: "REAL" for m in _V4_METRICS[:-1]})
 
 
 def _to_v3(con: sqlite3.Connection) -> None:
@@ -175,10 +185,33 @@ def _to_v3(con: sqlite3.Connection) -> None:
 def _to_v4(con: sqlite3.Connection) -> None:
     """trials.class_error; also completes v3 for a store that took another path to version 3 (idempotent)."""
     _to_v3(con)
-    _add_missing_columns(con, "trials", {m: "REAL" for m in METRICS})
+    if "trials_v4" not in {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+        _add_missing_columns(con, "trials", {m: "REAL" for m in _V4_METRICS})
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
+def _to_v5(con: sqlite3.Connection) -> None:
+    """Metrics in long format: every metric column of ``trials`` and every number of its ``extra_json`` becomes
+    a ``trial_metrics`` row; ``trials`` keeps status and run; ``sweep_cells.method`` takes the cell's name."""
+    _to_v4(con)
+    _add_missing_columns(con, "sweep_cells", {"method": "TEXT"})
+    con.execute("UPDATE sweep_cells SET method = (SELECT c.method FROM cells c WHERE c.cell_key = "
+                "sweep_cells.cell_key) WHERE method IS NULL")
+    con.execute("ALTER TABLE trials RENAME TO trials_v4")
+    con.execute(_TRIALS)
+    con.execute(_TRIAL_METRICS)
+    con.execute("INSERT INTO trials(cell_key, trial, status, run_id) SELECT cell_key, trial, status, run_id "
+                "FROM trials_v4")
+    for m in sorted(_columns(con, "trials_v4") - {"cell_key", "trial", "status", "run_id", "extra_json"}):
+        con.execute(f"INSERT OR IGNORE INTO trial_metrics SELECT cell_key, trial, '{m}', {m} FROM trials_v4 "
+                    f"WHERE {m} IS NOT NULL")
+    if "extra_json" in _columns(con, "trials_v4"):
+        con.execute("INSERT OR IGNORE INTO trial_metrics SELECT t.cell_key, t.trial, j.key, j.value "
+                    "FROM trials_v4 t, json_each(t.extra_json) j WHERE json_valid(t.extra_json) "
+                    "AND j.type IN ('real', 'integer')")
+    con.execute("DROP TABLE trials_v4")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
 
 
 def backup_path(path: Path, version: int) -> Path:
@@ -377,7 +410,9 @@ class Store:
                     "VALUES (?,?,?,?,?,?,?,?)",
                     (c.key, c.preset, c.method, c.d, c.n, c.kappa, json.dumps(c.identity(), sort_keys=True), ts),
                 )
-                con.execute("INSERT OR IGNORE INTO sweep_cells VALUES (?,?)", (sweep_id, c.key))
+                con.execute("INSERT INTO sweep_cells(sweep_id, cell_key, method) VALUES (?,?,?) "
+                            "ON CONFLICT(sweep_id, cell_key) DO UPDATE SET method=excluded.method",
+                            (sweep_id, c.key, c.method))
         return sweep_id
 
     def write_cell(
@@ -417,18 +452,16 @@ class Store:
             )
             run_id = int(cur.lastrowid or 0)
             for r in rows:
-                extra = {k: v for k, v in r.items() if k not in (*METRICS, "trial", "status")}
                 con.execute(
-                    f"INSERT OR IGNORE INTO trials(cell_key, trial, status, {', '.join(METRICS)}, extra_json, "
-                    f"run_id) VALUES ({', '.join('?' * (len(METRICS) + 5))})",
-                    (
-                        cell_key,
-                        r["trial"],
-                        r["status"],
-                        *(r.get(m) for m in METRICS),
-                        json.dumps(extra) if extra else None,
-                        run_id,
-                    ),
+                    "INSERT OR IGNORE INTO trials(cell_key, trial, status, run_id) VALUES (?,?,?,?)",
+                    (cell_key, r["trial"], r["status"], run_id),
+                )
+                if con.execute("SELECT changes()").fetchone()[0] == 0:
+                    continue  # stored before: the first result of a trial wins, its metrics too
+                con.executemany(
+                    "INSERT INTO trial_metrics(cell_key, trial, metric, value) VALUES (?,?,?,?)",
+                    [(cell_key, r["trial"], k, v) for k, v in r.items()
+                     if k not in ("trial", "status") and (v is None or _is_number(v))],
                 )
         return run_id
 
@@ -451,8 +484,8 @@ class Store:
     def sweep_cells(self, sweep_id: int) -> list[tuple[str, str]]:
         """(cell key, label) of the cells of a sweep, ordered by method, d, n."""
         q = (
-            "SELECT c.cell_key, c.method, c.d, c.n, c.kappa FROM sweep_cells s JOIN cells c "
-            "ON c.cell_key = s.cell_key WHERE s.sweep_id = ? ORDER BY c.method, c.d, c.n"
+            "SELECT c.cell_key, COALESCE(s.method, c.method) AS method, c.d, c.n, c.kappa FROM sweep_cells s "
+            "JOIN cells c ON c.cell_key = s.cell_key WHERE s.sweep_id = ? ORDER BY method, c.d, c.n"
         )
         return [
             (r["cell_key"], f"{r['method']} d={r['d']} n={r['n']} (kappa={r['kappa']:.2f})")
@@ -460,17 +493,34 @@ class Store:
         ]
 
     def trial_rows(self, sweep_id: int, trials: int | None = None) -> list[dict[str, Any]]:
-        """Per-trial rows of a sweep (trials < ``trials`` when given), ordered by method, d, n, trial."""
-        q = (
-            "SELECT c.preset, c.method, c.d, c.n, c.kappa, t.trial, t.status, "
-            + ", ".join(f"t.{m}" for m in METRICS)
-            + ", t.extra_json FROM sweep_cells s JOIN cells c ON c.cell_key = s.cell_key "
-            "JOIN trials t ON t.cell_key = c.cell_key WHERE s.sweep_id = ?"
-            + (" AND t.trial < ?" if trials is not None else "")
-            + " ORDER BY c.method, c.d, c.n, t.trial"
-        )
+        """Per-trial rows of a sweep (trials < ``trials`` when given), ordered by method, d, n, trial: the cell's
+        coordinates under the method name it has in this sweep, status, and one column per stored metric."""
+        where = "s.sweep_id = ?" + (" AND t.trial < ?" if trials is not None else "")
         args: tuple[Any, ...] = (sweep_id, trials) if trials is not None else (sweep_id,)
-        return [_with_extra(dict(r)) for r in self._con.execute(q, args)]
+        q = (
+            "SELECT c.cell_key, w.preset, COALESCE(s.method, c.method) AS method, c.d, c.n, c.kappa, t.trial, "
+            "t.status FROM sweep_cells s JOIN sweeps w ON w.sweep_id = s.sweep_id "
+            "JOIN cells c ON c.cell_key = s.cell_key "
+            f"JOIN trials t ON t.cell_key = c.cell_key WHERE {where}"
+        )
+        rows = {(r["cell_key"], r["trial"]): dict(r) for r in self._con.execute(q, args)}
+        mq = (
+            "SELECT m.cell_key, m.trial, m.metric, m.value FROM sweep_cells s JOIN trial_metrics m "
+            f"ON m.cell_key = s.cell_key JOIN trials t ON t.cell_key = m.cell_key AND t.trial = m.trial WHERE {where}"
+        )
+        for key, trial, metric, value in self._con.execute(mq, args):
+            row = rows.get((key, trial))
+            if row is not None:
+                row[metric] = value
+        out = sorted(rows.values(), key=lambda r: (r["method"], r["d"], r["n"], r["trial"]))
+        for r in out:
+            del r["cell_key"]
+        return out
+
+    def trial_metrics(self, cell_key: str, trial: int) -> dict[str, float | None]:
+        """The stored metrics of one trial (name -> value)."""
+        q = "SELECT metric, value FROM trial_metrics WHERE cell_key=? AND trial=?"
+        return {str(m): v for m, v in self._con.execute(q, (cell_key, trial))}
 
     def runs(self, cell_key: str | None = None) -> list[dict[str, Any]]:
         """Run rows (provenance), oldest first; of one cell when given."""
@@ -480,7 +530,8 @@ class Store:
     def failed_runs(self, sweep_id: int) -> list[dict[str, Any]]:
         """The latest run of each cell of the sweep whose latest run failed."""
         q = (
-            "SELECT c.method, c.d, c.n, r.message FROM sweep_cells s JOIN cells c ON c.cell_key = s.cell_key "
+            "SELECT COALESCE(s.method, c.method) AS method, c.d, c.n, r.message FROM sweep_cells s "
+            "JOIN cells c ON c.cell_key = s.cell_key "
             "JOIN runs r ON r.run_id = (SELECT MAX(run_id) FROM runs WHERE cell_key = c.cell_key) "
             "WHERE s.sweep_id = ? AND r.status = 'failed'"
         )
@@ -491,7 +542,7 @@ class Store:
         provenance columns), with ``provenance`` = provenance_json decoded plus the non-null provenance columns
         (``{}`` when missing or unreadable); ordered by run_id."""
         q = (
-            "SELECT c.method, c.d, c.n, c.kappa, r.* FROM sweep_cells s "
+            "SELECT COALESCE(s.method, c.method) AS method, c.d, c.n, c.kappa, r.* FROM sweep_cells s "
             "JOIN cells c ON c.cell_key = s.cell_key JOIN runs r ON r.cell_key = c.cell_key "
             "WHERE s.sweep_id = ? ORDER BY r.run_id"
         )

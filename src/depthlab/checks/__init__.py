@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from depthlab.analysis import AggregateRow
 from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
+from depthlab.metrics import MetricName
 from depthlab.theory import Prediction, Status, Threshold, compare
 
 Where = Literal["kappa_max", "kappa_min"]
@@ -222,7 +223,7 @@ class OrderingCheck(_Check):
 
     kind: Literal["ordering"] = Field(default="ordering", description="check kind (discriminator)")
     methods: list[str] = Field(description="methods in the claimed order, lowest metric first")
-    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     factor: float = Field(
         ADVANTAGE, ge=1.0,
@@ -253,7 +254,7 @@ class BoundCheck(_Check):
 
     kind: Literal["bound"] = Field(default="bound", description="check kind (discriminator)")
     method: str = Field(description="method whose metric is bounded")
-    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default="<", description="the claim: median metric op bound")
     value: float | None = Field(default=None, description="absolute bound (used when reference is None)")
@@ -286,7 +287,7 @@ class RiseCheck(_Check):
 
     kind: Literal["rises"] = Field(default="rises", description="check kind (discriminator)")
     method: str = Field(description="method whose metric must rise")
-    metric: str = Field(default="overlap_h", description="metric that must rise, as its median over trials")
+    metric: MetricName = Field(default="overlap_h", description="metric that must rise, as its median over trials")
     min_final: float = Field(description="required median at kappa_max: end >= min_final")
     min_ratio: float = Field(gt=1.0, description="required final / initial ratio; > 1, or it is not a rise")
 
@@ -351,7 +352,7 @@ class _ExponentCheck(_Check):
     """Shared: n*(d) = first n where the median ``metric`` crosses ``threshold`` (times the reference level
     ``relative_to`` at that d, if set), slope of log n* vs log d over all d of the sweep (``exponents``)."""
 
-    metric: str = Field(default="test_mse", description="metric whose median crossing defines n*")
+    metric: MetricName = Field(default="test_mse", description="metric whose median crossing defines n*")
     op: Literal["<", ">"] = Field(default="<", description="n* = first n with median metric op threshold")
     threshold: float = Field(description="threshold of the crossing, times the reference level relative_to "
                              "(absolute when relative_to is None)")
@@ -453,7 +454,7 @@ class BoundEveryDCheck(_Check):
 
     kind: Literal["bound_every_d"] = Field(default="bound_every_d", description="check kind (discriminator)")
     method: str = Field(description="method whose metric is bounded at every d")
-    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default="<", description="the claim at every d: median metric op value")
     value: float = Field(description="the bound, the same at every d")
@@ -482,7 +483,7 @@ class OrderingEveryDCheck(_Check):
     kind: Literal["ordering_every_d"] = Field(default="ordering_every_d", description="check kind (discriminator)")
     methods: list[str] = Field(min_length=2, max_length=2, description="[a, b]: the ratio of medians b / a is "
                                "compared with factor")
-    metric: str = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default=">", description="'>': methods[0] beats methods[1] by the factor; '<': "
                                   "it does not (a plateau)")

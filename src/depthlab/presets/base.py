@@ -31,6 +31,15 @@ MAX_SAMPLES = 10**9  # largest n = int(d^kappa) and n_test a preset may ask for
 MAX_NUM_KAPPA = 1000
 MAX_TRIALS = 100_000
 
+Role = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "two_layer", "longer", "one_step",
+               "kernel", "kernel_alt", "random_features"]
+# A method's role (its colour and marker in figures, ``plots.ROLE_STYLES``) unless the preset declares one.
+DEFAULT_ROLES: dict[str, Role] = {
+    "layerwise": "three_layer", "joint": "three_layer_joint", "transfer": "three_layer", "two_sigmoid": "three_layer",
+    "two_layer": "two_layer", "shallow_gd": "two_layer", "one_step": "one_step", "kernel": "kernel",
+    "random_features": "random_features",
+}
+
 
 class PresetError(ValueError):
     """A preset name, override or value that cannot be used; the message names the field."""
@@ -62,6 +71,11 @@ class Preset(Config):
     theory: dict[str, float] = Field(default_factory=dict)  # named thresholds (kappa), drawn on plots
     threshold: Threshold = Field(default_factory=Threshold)  # defines n* for the exponents
     predictions: dict[str, Prediction] = Field(default_factory=dict)  # method -> the paper's n* ~ d^s
+    roles: dict[str, Role] = Field(
+        default_factory=dict,
+        description="method -> role, which sets its colour and marker in figures (default by learner kind); a "
+        "label like the method's name: it changes no number",
+    )
 
     @field_validator("d")
     @classmethod
@@ -98,6 +112,16 @@ class Preset(Config):
                     f"kappa_min={self.kappa_min} gives n = int({d}^{self.kappa_min}) < 2 training samples"
                 )
         names = set(self.methods)
+        seen: dict[str, str] = {}
+        for m, spec in self.methods.items():
+            blob = json.dumps(spec.model_dump(mode="json", exclude={"max_n"}), sort_keys=True)
+            if blob in seen:
+                raise ValueError(f"methods {seen[blob]!r} and {m!r} are the same learner configuration (their "
+                                 "numbers would be identical: a method's name is only a label); remove one")
+            seen[blob] = m
+        unknown_roles = sorted(set(self.roles) - names)
+        if unknown_roles:
+            raise ValueError(f"roles name unknown methods {unknown_roles}; have {sorted(names)}")
         for c in self.checks:
             used = getattr(c, "methods", None) or [getattr(c, "method", None)]
             unknown = [m for m in used if m is not None and m not in names]
@@ -112,6 +136,11 @@ class Preset(Config):
                 "also set predictions, e.g. --set 'predictions={}')"
             )
         return self
+
+    @property
+    def method_roles(self) -> dict[str, str]:
+        """Every method's role: declared in ``roles``, else the default of its learner kind."""
+        return {m: self.roles.get(m) or DEFAULT_ROLES[spec.kind] for m, spec in self.methods.items()}
 
     def threshold_for(self, method: str) -> Threshold:
         """How n* is defined for ``method``: its prediction's threshold, else the preset's."""
@@ -200,6 +229,8 @@ def apply_overrides(preset: Preset, assignments: list[str], trials: int | None =
             data["checks"] = [c for c in data["checks"] if not isinstance(c, dict) or _uses(c) <= names]
         if "predictions" not in touched and isinstance(data.get("predictions"), dict):
             data["predictions"] = {m: v for m, v in data["predictions"].items() if m in names}
+        if "roles" not in touched and isinstance(data.get("roles"), dict):
+            data["roles"] = {m: v for m, v in data["roles"].items() if m in names}
     if trials is not None:
         data["trials"] = trials
     try:

@@ -99,6 +99,7 @@ def _multi_index(quick: bool) -> Preset:
         "est_runtime": "~1 min warm" if quick else "~12 min",
         "target": {"family": "multi_index", "r": R, "p": P, "head": "source"},
         "methods": MULTI_INDEX_METHODS,
+        "roles": {"kernel_ntk": "kernel_alt"},
         # full: d = 8 left out -- at kappa_max = 3.2 its grid ends at n = 776, where the one-step net sits at
         # 0.168 (measured, 5 trials): its n* is censored there, and a censored smallest d leaves no slope
         "d": [8, 16, 32] if quick else [12, 16, 24, 32, 48],

@@ -87,6 +87,8 @@ def _preset(law: str, quick: bool) -> Preset:
         "est_runtime": "~3.5 min" if quick else "~15 min projected (--dry-run), not measured",
         "target": {"family": "ball", "radius_law": law},
         "methods": _methods(law, wide=not quick),
+        "roles": {"depth2_linear": "ablation", "shallow_gd_4x": "longer",
+                  **({} if quick else {"depth2_big": "scaled_up"})},
         "d": [8, 12, 16] if quick else [8, 16, 24, 32],
         "kappa_min": 1.5, "kappa_max": 3.0 if quick else 2.75, "num_kappa": 4 if quick else 6,
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,

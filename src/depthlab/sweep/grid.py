@@ -1,10 +1,11 @@
 """Grid expansion: a preset becomes self-contained cells (method x d x n), each with its trials.
 
-Cell key = SHA-256 of the canonical JSON of everything that determines a trial's numbers (method name,
-resolved target and learner specs, n, test size, seed, precision, trial block, algorithm version) and NOT
-the number of trials: trial t of a cell is the same computation whatever the trial count (it always runs in
-block t // B of the same compiled program, ``runner.run_cell``), so raising ``trials`` only runs the new ones
-and gives the old ones bit for bit.
+Cell key = SHA-256 of the canonical JSON of everything that determines a trial's numbers (resolved target
+and learner specs, n, test size, seed, precision, trial block, algorithm version) and NOT the method's
+display name (a label: renaming a method keeps its cells and numbers; ``store.sweep_cells`` records the name a
+sweep gives a cell) nor the number of trials: trial t of a cell is the same computation whatever the trial
+count (it always runs in block t // B of the same compiled program, ``runner.run_cell``), so raising
+``trials`` only runs the new ones and gives the old ones bit for bit.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from depthlab.targets.base import TargetSpec
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block of vmapped trials
 
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
-ALGORITHM_VERSION = 4  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
-# 4: trials run in fixed blocks of ``trial_block`` (before: batches sized by the trial count; last-bit changes)
+ALGORITHM_VERSION = 5  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
+# 4: trials run in fixed blocks of ``trial_block`` (before: batches sized by the trial count; last-bit changes);
+# 5: the learner's key is salted by its configuration, not by the method's name (every learner's numbers change:
+#    a new draw of its initialisation and batches, same distribution; stores keep v4 cells, which no longer match)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,6 @@ class Cell:
 
     def identity(self) -> dict[str, Any]:
         return {
-            "method": self.method,
             "target": self.target.model_dump(mode="json"),
             "learner": self.learner.model_dump(mode="json", exclude={"max_n"}),
             "n": self.n,
