@@ -73,7 +73,8 @@ class Threshold(Config):
     """n* = first n at which the median ``metric`` crosses ``value`` (times the reference level ``relative_to``
     of the target at that d, e.g. E f*^2 for ``trivial``; an absolute value when ``relative_to`` is None)."""
 
-    metric: MetricName = Field(default="test_mse", description="metric whose median over trials defines n* (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric whose median over trials defines n* (e.g. test_mse)")
     op: Literal["<", ">"] = Field(default="<", description="n* = first n with median metric op threshold ('<': "
                                   "falls below, '>': rises above)")
     value: float = Field(default=0.5, description="the threshold, times the reference level relative_to (absolute "

@@ -223,7 +223,8 @@ class OrderingCheck(_Check):
 
     kind: Literal["ordering"] = Field(default="ordering", description="check kind (discriminator)")
     methods: list[str] = Field(description="methods in the claimed order, lowest metric first")
-    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     factor: float = Field(
         ADVANTAGE, ge=1.0,
@@ -254,7 +255,8 @@ class BoundCheck(_Check):
 
     kind: Literal["bound"] = Field(default="bound", description="check kind (discriminator)")
     method: str = Field(description="method whose metric is bounded")
-    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default="<", description="the claim: median metric op bound")
     value: float | None = Field(default=None, description="absolute bound (used when reference is None)")
@@ -454,7 +456,8 @@ class BoundEveryDCheck(_Check):
 
     kind: Literal["bound_every_d"] = Field(default="bound_every_d", description="check kind (discriminator)")
     method: str = Field(description="method whose metric is bounded at every d")
-    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default="<", description="the claim at every d: median metric op value")
     value: float = Field(description="the bound, the same at every d")
@@ -483,7 +486,8 @@ class OrderingEveryDCheck(_Check):
     kind: Literal["ordering_every_d"] = Field(default="ordering_every_d", description="check kind (discriminator)")
     methods: list[str] = Field(min_length=2, max_length=2, description="[a, b]: the ratio of medians b / a is "
                                "compared with factor")
-    metric: MetricName = Field(default="test_mse", description="metric compared, as its median over trials (e.g. test_mse)")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric compared, as its median over trials (e.g. test_mse)")
     at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
     op: Literal["<", ">"] = Field(default=">", description="'>': methods[0] beats methods[1] by the factor; '<': "
                                   "it does not (a plateau)")
