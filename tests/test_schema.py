@@ -8,7 +8,7 @@ from typing import Any
 
 from depthlab.presets.base import Preset
 
-SKIP_MODELS = {"Preset"}  # Preset's own fields: added separately
+SKIP_MODELS: set[str] = set()  # every model's fields are described
 
 _NESTED = ("anyOf", "allOf", "oneOf", "items", "prefixItems", "additionalProperties", "not")
 

@@ -147,17 +147,19 @@ class SweepResults:
         return len({(a.method, a.d, a.n) for a in self.aggregates})
 
 
-def stored_preset(config_json: str) -> Preset:
-    """The stored configuration. When the registered preset of the same name describes the same sweep (same
+def stored_preset(config_json: str, current: Preset | None = None) -> Preset:
+    """The stored configuration. When the current definition of the same experiment (``current``: an
+    experiment file's preset; by default the registered preset of that name) describes the same sweep (same
     config hash: same cells), its checks, threshold, predictions and texts are the current ones -- none of
-    them changes a stored number -- so a stored sweep is judged by the checks the code now declares. A sweep
-    stored before presets declared ``threshold`` and ``predictions`` takes both from the registered preset."""
+    them changes a stored number -- so a stored sweep is judged by the checks the code (or file) now declares.
+    A sweep stored before presets declared ``threshold`` and ``predictions`` takes both from the current one."""
     from depthlab.sweep.executors import config_hash
 
     p = Preset.model_validate_json(config_json)
-    if p.name not in preset_names():
-        return p
-    current = get_preset(p.name)
+    if current is None or current.name != p.name:
+        if p.name not in preset_names():
+            return p
+        current = get_preset(p.name)
     if config_hash(current) == config_hash(p):
         return current.model_copy(update={"trials": p.trials})
     if "predictions" not in json.loads(config_json):
@@ -166,9 +168,12 @@ def stored_preset(config_json: str) -> Preset:
 
 
 def load_results(
-    store: str | Path, preset: str | None = None, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    store: str | Path, preset: str | Preset | None = None, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> SweepResults:
-    """The latest stored sweep of ``preset`` (of any preset when None) in the store at ``store``."""
+    """The latest stored sweep of ``preset`` (a name, or a Preset such as an experiment file's, whose checks
+    then judge it; any preset when None) in the store at ``store``."""
+    current = preset if isinstance(preset, Preset) else None
+    preset = preset.name if isinstance(preset, Preset) else preset
     if n_boot < 1:
         raise ResultsError(f"n_boot must be >= 1, got {n_boot}")
     if not 0 < level < 1:
@@ -185,7 +190,7 @@ def load_results(
                                    f"available presets: {', '.join(preset_names())}")
             where = f"preset {preset!r}" if preset else "any preset"
             raise ResultsError(f"no results for {where} in {st.path}; run `depthlab run {preset or DEFAULT}` first")
-        p = stored_preset(row["config_json"])
+        p = stored_preset(row["config_json"], current)
         sweep_id, trials = int(row["sweep_id"]), int(row["trials"])
         rows = st.trial_rows(sweep_id, trials)
         runs = st.sweep_runs(sweep_id)

@@ -36,14 +36,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from depthlab.config import Config
 from depthlab.exponents import MethodExponent
 from depthlab.metrics import MetricName
+
+
+def _none_word(v: Any) -> Any:
+    return None if isinstance(v, str) and v.lower() == "none" else v
+
+
+# A reference level's name, or None for an absolute threshold; files (TOML has no null) write "none".
+ReferenceName = Annotated[str | None, BeforeValidator(_none_word)]
 
 Relation = Literal["rate", "upper", "lower"]
 Verdict = Literal["agrees", "disagrees", "inconclusive", "information", "unmeasured"]
@@ -79,8 +87,9 @@ class Threshold(Config):
                                   "falls below, '>': rises above)")
     value: float = Field(default=0.5, description="the threshold, times the reference level relative_to (absolute "
                          "when relative_to is None)")
-    relative_to: str | None = Field(default="trivial", description="the reference level (TargetSpec.reference_levels) "
-                                    "that value multiplies at each d, e.g. trivial = E f*^2; None: absolute")
+    relative_to: ReferenceName = Field(default="trivial", description="the reference level "
+                                       "(TargetSpec.reference_levels) that value multiplies at each d, e.g. trivial "
+                                       "= E f*^2; None (in a file: \"none\"): absolute")
 
     def at(self, references: Mapping[str, float]) -> float:
         """The threshold at one d, given that d's reference levels."""

@@ -27,7 +27,7 @@ from depthlab.analysis import AggregateRow
 from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
 from depthlab.metrics import MetricName
-from depthlab.theory import Prediction, Status, Threshold, compare
+from depthlab.theory import Prediction, ReferenceName, Status, Threshold, compare
 
 Where = Literal["kappa_max", "kappa_min"]
 
@@ -358,8 +358,9 @@ class _ExponentCheck(_Check):
     op: Literal["<", ">"] = Field(default="<", description="n* = first n with median metric op threshold")
     threshold: float = Field(description="threshold of the crossing, times the reference level relative_to "
                              "(absolute when relative_to is None)")
-    relative_to: str | None = Field(default="trivial", description="the reference level (TargetSpec.reference_levels) "
-                                    "that threshold multiplies at each d; None: absolute")
+    relative_to: ReferenceName = Field(default="trivial", description="the reference level "
+                                       "(TargetSpec.reference_levels) that threshold multiplies at each d; None (in "
+                                       "a file: \"none\"): absolute")
     min_ds: int = Field(default=3, ge=2, description="the claim is about a slope: fit it on at least this many d "
                         "(fewer: INFO)")
 

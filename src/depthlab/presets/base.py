@@ -46,17 +46,25 @@ class PresetError(ValueError):
 
 
 class Preset(Config):
-    name: str
-    paper: str
-    description: str
-    est_runtime: str = "unknown"  # wall time on 2 cores, as measured
-    target: TargetConfig
-    methods: dict[str, LearnerConfig]
-    d: int | list[int]
-    kappa_min: float
-    kappa_max: float
-    num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA)
-    trials: int = Field(ge=1, le=MAX_TRIALS)
+    """One experiment: a target, learners (methods), the grid n = int(d^kappa) over d and kappa, trials per
+    cell, and the paper's checks and predictions. Built-in presets live in one module per paper; the same
+    model read from a TOML / YAML / JSON file is an experiment file (``presets.files``)."""
+
+    name: str = Field(description="the experiment's name: stored sweeps are found by it (results, check, report)")
+    paper: str = Field(description="the paper it reproduces (e.g. dandi2025), or any label for one's own")
+    description: str = Field(description="one line: what is compared, on which target")
+    est_runtime: str = Field(default="unknown", description="wall time on 2 cores, as measured (free text)")
+    target: TargetConfig = Field(description="the target function and input law, discriminated by family; its d "
+                                 "is set per grid point (defaults to the first d)")
+    methods: dict[str, LearnerConfig] = Field(description="method name -> learner configuration (discriminated by "
+                                              "kind); the name is a label: numbers depend on the configuration only")
+    d: int | list[int] = Field(description="input dimension(s) of the grid; exponent verdicts need >= 3")
+    kappa_min: float = Field(description="smallest kappa of the grid, n = int(d^kappa) training samples")
+    kappa_max: float = Field(description="largest kappa of the grid")
+    num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA, description="kappa values, evenly spaced in [kappa_min, "
+                           "kappa_max] (repeated n merged)")
+    trials: int = Field(ge=1, le=MAX_TRIALS, description="independent trials (target, data, initialisation) per "
+                        "cell; raising it later runs only the new ones")
     trial_block: int = Field(
         default=2, ge=1, le=64,
         description="trials vmapped together in one compiled call. Trial t always runs in block t // B with "
@@ -64,18 +72,33 @@ class Preset(Config):
         "how many trials were asked for; part of a cell's identity (a different block size changes the last "
         "float32 bits). Large cells use fewer if B trials exceed the memory budget ($DEPTHLAB_MEMORY_BUDGET).",
     )
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # a uint32 PRNG seed
-    n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES)
-    precision: Literal["float32", "float64"] = "float32"
-    checks: list[CheckConfig] = Field(default_factory=list)
-    theory: dict[str, float] = Field(default_factory=dict)  # named thresholds (kappa), drawn on plots
-    threshold: Threshold = Field(default_factory=Threshold)  # defines n* for the exponents
-    predictions: dict[str, Prediction] = Field(default_factory=dict)  # method -> the paper's n* ~ d^s
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="uint32 PRNG seed of the whole sweep")
+    n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES, description="fresh test samples per trial")
+    precision: Literal["float32", "float64"] = Field(default="float32", description="floating-point precision")
+    checks: list[CheckConfig] = Field(default_factory=list, description="the paper's claims as checks (kind: "
+                                      "ordering, bound, rises, exponent_bound, ...; docs/CHECKS.md)")
+    theory: dict[str, float] = Field(default_factory=dict, description="named kappa thresholds of the theory, "
+                                     "drawn on the figures")
+    threshold: Threshold = Field(default_factory=Threshold, description="defines n* (first n at which the median "
+                                 "metric crosses it) for the exponents")
+    predictions: dict[str, Prediction] = Field(default_factory=dict, description="method -> the paper's "
+                                               "n* ~ d^s (each adds a measured-vs-predicted check)")
     roles: dict[str, Role] = Field(
         default_factory=dict,
         description="method -> role, which sets its colour and marker in figures (default by learner kind); a "
         "label like the method's name: it changes no number",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_d(cls, data: Any) -> Any:
+        """The target's d is the grid's (per cell); where none is given, the first d of the grid."""
+        if isinstance(data, dict) and isinstance(data.get("target"), dict) and "d" not in data["target"]:
+            d = data.get("d")
+            first = d[0] if isinstance(d, list) and d else d
+            if isinstance(first, int):
+                data = {**data, "target": {**data["target"], "d": first}}
+        return data
 
     @field_validator("d")
     @classmethod
@@ -223,6 +246,7 @@ def apply_overrides(preset: Preset, assignments: list[str], trials: int | None =
             node = node[k]
         node[keys[-1]] = parse_value(raw.strip())
         touched.add(keys[0])
+        touched.add(".".join(keys))
     if "methods" in touched and isinstance(data.get("methods"), dict):
         names = set(data["methods"])
         if "checks" not in touched and isinstance(data.get("checks"), list):
@@ -231,9 +255,11 @@ def apply_overrides(preset: Preset, assignments: list[str], trials: int | None =
             data["predictions"] = {m: v for m, v in data["predictions"].items() if m in names}
         if "roles" not in touched and isinstance(data.get("roles"), dict):
             data["roles"] = {m: v for m, v in data["roles"].items() if m in names}
+    if "d" in touched and "target.d" not in touched and isinstance(data.get("target"), dict):
+        data["target"].pop("d", None)  # follows the grid's d
     if trials is not None:
         data["trials"] = trials
     try:
         return Preset.model_validate(data)
     except ValidationError as e:
-        raise PresetError(f"invalid preset {preset.name!r}:\n{format_validation_error(e)}") from None
+        raise PresetError(f"invalid preset {preset.name!r}:\n{format_validation_error(e, data=data)}") from None
