@@ -102,16 +102,33 @@ def test_failed_cell_is_recorded_with_message_and_retried(tmp_path, tiny, monkey
     with Store(path) as st:
         run_local(plan(small, st), st)
         failed = [r for r in st.runs() if r["status"] == "failed"]
-        assert len(failed) == 1 and failed[0]["message"] == "RuntimeError: simulated failure"
+        assert len(failed) == 1
+        # the one-line summary first, then the traceback down to the frame that raised
+        summary, tb = failed[0]["message"].split("\n", 1)
+        assert summary == "RuntimeError: simulated failure"
+        assert tb.startswith("Traceback (most recent call last):") and "in run_cell" in tb and "in broken" in tb
+        assert 'raise RuntimeError("simulated failure")' in tb and tb.endswith("RuntimeError: simulated failure")
         assert failed[0]["host"] and failed[0]["finished"] and failed[0]["config_hash"] == config_hash(small)
         assert st.done_trials(failed[0]["cell_key"]) == set()
         p2 = plan(small, st)
         assert [t.cell.n for t in p2.tasks] == [target_n]  # the failed cell runs again next time
+    # `results --failed` shows the traceback; the one-line displays keep the summary only
+    res = runner.invoke(app, ["results", "--failed", "--store", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "kernel d=8" in res.output and "RuntimeError: simulated failure" in res.output
+    assert "Traceback (most recent call last):" in res.output and "in broken" in res.output
+    res = runner.invoke(app, ["results", "--failed", "--format", "json", "--store", str(path)])
+    (entry,) = json.loads(res.stdout)
+    assert entry["summary"] == "RuntimeError: simulated failure" and entry["message"] == failed[0]["message"]
+    res = runner.invoke(app, ["store", "check", "--store", str(path)], terminal_width=200)
+    assert res.exit_code == 1 and "RuntimeError: simulated failure" in res.output and "Traceback" not in res.output
     monkeypatch.setattr(runner_mod, "compiled_programs", real)
     with Store(path) as st:
         run_local(p2, st)
         assert plan(small, st).tasks == []
         assert [r["status"] for r in st.runs(failed[0]["cell_key"])] == ["failed", "ok"]
+    res = runner.invoke(app, ["results", "--failed", "--store", str(path)])
+    assert res.exit_code == 0 and "no failed cells" in res.output, res.output
 
 
 # ---- schema versions and migration -----------------------------------------------------------------------
@@ -319,11 +336,28 @@ def _committed_cells(path) -> int:
         return 0
 
 
+def _slow_commits(delay: float) -> str:
+    """Python source for `python -c`: the depthlab CLI with a sleep after each committed cell (the executor's
+    commit patched in that process only), so that a test can kill the sweep between two cells."""
+    return (
+        "import time\n"
+        "import depthlab.sweep.executors as ex\n"
+        "record = ex.record_cell\n"
+        "def slow(*args, **kwargs):\n"
+        "    record(*args, **kwargs)\n"
+        f"    time.sleep({delay!r})\n"
+        "ex.record_cell = slow\n"
+        "from depthlab.cli import app\n"
+        "app()\n"
+    )
+
+
 def test_sigkill_of_the_client_mid_sweep_then_resume_equals_uninterrupted(tmp_path, tiny, full_store):
     path = tmp_path / "killed.sqlite"
-    cmd = [sys.executable, "-m", "depthlab.cli", "run", "quick", *_sets(), "--trials", "2", "--store", str(path)]
-    env = {**os.environ, "DEPTHLAB_TEST_CELL_DELAY": "0.4"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    args = ["run", "quick", *_sets(), "--trials", "2", "--store", str(path)]
+    cmd = [sys.executable, "-m", "depthlab.cli", *args]
+    slow = [sys.executable, "-c", _slow_commits(0.4), *args]
+    proc = subprocess.Popen(slow, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     try:
         while _committed_cells(path) < 2:

@@ -261,3 +261,87 @@ def test_cli_slurm_cluster_runs_the_sweep_through_job_scripts(tmp_path, local_ro
     con = sqlite3.connect(store)
     assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == len(local_rows) // 2
     con.close()
+
+
+# ---- failures a developer can debug: tracebacks, --fail-fast ------------------------------------------------
+
+# Two kernel methods, one refused at every cell (check_feasible: no cell fits in 1e-9 GiB), in any process (a
+# Dask worker too). Equal costs keep the methods' order: in decreasing n, `kernel` then `bad`, so the second
+# cell run is the first failure.
+FAILING = [
+    'methods={"kernel": {"kind": "kernel"}, "bad": {"kind": "kernel", "max_memory_gb": 1e-9}}',
+    "checks=[]",
+]
+
+
+def _failing_sets():
+    return [*_sets(), "--set", FAILING[0], "--set", FAILING[1], "--trials", "2"]
+
+
+def test_fail_fast_stops_the_local_sweep_at_the_first_failed_cell(tmp_path, tiny, monkeypatch):
+    import depthlab.sweep.runner as runner_mod
+
+    small = apply_overrides(tiny, ['methods={"kernel": {"kind": "kernel"}}', "checks=[]"])
+    real = runner_mod.compiled_programs
+    with Store(tmp_path / "order.sqlite") as st:
+        order = [t.cell for t in sorted(plan(small, st).tasks, key=lambda t: -t.cost)]
+    bad_n = order[1].n  # the second cell run fails, after one finished cell
+
+    def broken(cell, chunk):
+        if cell.n == bad_n:
+            raise RuntimeError("simulated failure")
+        return real(cell, chunk)
+
+    monkeypatch.setattr(runner_mod, "compiled_programs", broken)
+    attempts = {}
+    for fail_fast in (False, True):
+        with Store(tmp_path / f"ff{fail_fast}.sqlite") as st:
+            left = run_local(plan(small, st), st, fail_fast=fail_fast)
+            runs = st.runs()
+            attempts[fail_fast] = len(runs)
+            if fail_fast:
+                assert [t.cell.key for t in left] == [c.key for c in order[2:]]  # not run
+                assert [r["status"] for r in runs] == ["ok", "failed"]
+                assert st.done_trials(order[0].key) == {0, 1}  # the finished cell stays stored
+                assert plan(small, st).tasks and len(plan(small, st).tasks) == len(order) - 1
+            else:
+                assert left == []
+    assert attempts == {False: len(order), True: 2}
+    assert all(f.done() or f.running() for f in runner_mod._PROGRAMS.values())  # nothing left queued
+
+
+def test_cli_fail_fast_exits_with_the_traceback_and_keeps_finished_cells(tmp_path):
+    n_cells = 6
+    res = runner.invoke(app, ["run", "quick", *_failing_sets(), "--store", str(tmp_path / "all.sqlite")])
+    assert res.exit_code == 1 and "3 cells ok, 3 failed" in res.output and "results --failed" in res.output
+    assert res.output.count("Traceback") == 0  # one line per failed cell during a sweep
+    path = tmp_path / "ff.sqlite"
+    res = runner.invoke(app, ["run", "quick", *_failing_sets(), "--fail-fast", "--store", str(path)])
+    assert res.exit_code == 1, res.output
+    assert "stopped at the first failed cell (--fail-fast): bad d=8 n=42" in res.output
+    assert "1 cells ok and stored, 4 not run" in res.output
+    assert "Traceback (most recent call last):" in res.output and "in check_feasible" in res.output
+    with Store(path, readonly=True) as st:
+        runs = st.runs()
+        assert [r["status"] for r in runs] == ["ok", "failed"] and len(runs) < n_cells
+        assert st.done_trials(runs[0]["cell_key"]) == {0, 1}
+
+
+def test_dask_fail_fast_cancels_the_rest_and_the_traceback_comes_from_the_worker(tmp_path):
+    path = tmp_path / "dask.sqlite"
+    res = runner.invoke(app, ["run", "quick", *_failing_sets(), "--workers", "1", "--fail-fast",
+                              "--store", str(path)])
+    assert res.exit_code == 1 and "stopped at the first failed cell (--fail-fast)" in res.output, res.output
+    with Store(path, readonly=True) as st:
+        runs = st.runs()
+    failed = [r for r in runs if r["status"] == "failed"]
+    assert len(runs) < 6 and failed and any(r["status"] == "ok" for r in runs)
+    for r in failed:
+        summary, tb = r["message"].split("\n", 1)
+        assert summary.startswith("ValueError: kernel at d=8") and "max_memory_gb=1e-09" in summary
+        assert tb.startswith("Traceback (most recent call last):") and "in run_cell" in tb
+        assert "in check_feasible" in tb
+        prov = json.loads(r["provenance_json"])
+        assert prov["worker"] and prov["pid"] != os.getpid()  # formatted where it was raised: on the worker
+    res = runner.invoke(app, ["results", "--failed", "--store", str(path)])
+    assert res.exit_code == 0 and "bad d=8 n=42: ValueError" in res.output and "in check_feasible" in res.output

@@ -1,4 +1,4 @@
-"""depthlab command line: presets, show, run, results, plot, exponents, check, report, store check, bench."""
+"""depthlab command line: presets, show, run, debug, results, plot, exponents, check, report, store check, bench."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -28,7 +29,7 @@ from depthlab.sweep.cluster import (
     execution_mode,
     load_slurm_settings,
 )
-from depthlab.sweep.runner import computed_trials
+from depthlab.sweep.runner import computed_trials, summary_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Experiments on why depth helps.")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -67,21 +68,42 @@ def _store(path: Path | None, readonly: bool = False) -> Store:
         raise _fail(str(e)) from None
 
 
-def _resolve(name: str, overrides: list[str] | None, trials: int | None) -> Preset:
+def _preset(ref: str) -> Preset:
+    """A built-in preset by name, or the experiment a .toml / .yaml / .json file defines."""
+    from depthlab.presets.files import is_experiment_file, load_experiment
+
     try:
-        return apply_overrides(get_preset(name), overrides or [], trials)
+        return load_experiment(ref) if is_experiment_file(ref) else get_preset(ref)
     except PresetError as e:
         raise _fail(str(e)) from None
 
 
-def _stored_preset(store: Store, preset: str | None) -> tuple[Preset, int, int]:
+def _resolve(name: str, overrides: list[str] | None, trials: int | None) -> Preset:
+    base = _preset(name)
+    try:
+        return apply_overrides(base, overrides or [], trials)
+    except PresetError as e:
+        raise _fail(str(e)) from None
+
+
+def _stored_ref(ref: str | None) -> str | Preset | None:
+    """What names a stored sweep: a preset name, or an experiment file's preset (its name, and its checks)."""
+    from depthlab.presets.files import is_experiment_file
+
+    return _preset(ref) if ref is not None and is_experiment_file(ref) else ref
+
+
+def _stored_preset(store: Store, ref: str | None) -> tuple[Preset, int, int]:
+    named = _stored_ref(ref)
+    preset = named.name if isinstance(named, Preset) else named
     row = store.latest_sweep(preset)
     if row is None:
         where = f"preset {preset!r}" if preset else "any preset"
         raise _fail(f"no results for {where} in {store.path}; run `depthlab run {preset or DEFAULT}` first")
     from depthlab.results import stored_preset
 
-    return stored_preset(row["config_json"]), int(row["sweep_id"]), int(row["trials"])
+    return (stored_preset(row["config_json"], named if isinstance(named, Preset) else None), int(row["sweep_id"]),
+            int(row["trials"]))
 
 
 def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:
@@ -108,19 +130,43 @@ def presets() -> None:
     console.print(t)
 
 
+class FileFmt(StrEnum):
+    json = "json"
+    toml = "toml"
+    yaml = "yaml"
+
+
 @app.command()
 def show(
-    preset: Annotated[str, typer.Argument(help="Preset name")] = DEFAULT,
+    preset: Annotated[str, typer.Argument(help="Preset name, or an experiment file (.toml/.yaml/.json)")] = DEFAULT,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
     trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
+    fmt: Annotated[FileFmt | None, typer.Option("--format", help="Write it as an experiment file in this format "
+                                                "(runs unchanged with `depthlab run FILE`)")] = None,
 ) -> None:
-    """Print the resolved preset configuration (after --set overrides) as JSON."""
-    console.print_json(_resolve(preset, set_, trials).model_dump_json())
+    """Print the resolved preset configuration (after --set overrides): as JSON, or with --format as an
+    experiment file (`depthlab show quick --format toml > mine.toml`)."""
+    p = _resolve(preset, set_, trials)
+    if fmt is None:
+        console.print_json(p.model_dump_json())
+        return
+    from depthlab.presets.files import dump_experiment
+
+    sys.stdout.write(dump_experiment(p, fmt.value))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of an experiment file (every field with its description), for editors."""
+    from depthlab.presets.files import experiment_schema
+
+    sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
 
 
 @app.command()
 def run(
-    preset: Annotated[str, typer.Argument(help="Preset name (see `depthlab presets`)")] = DEFAULT,
+    preset: Annotated[str, typer.Argument(help="Preset name (see `depthlab presets`) or an experiment file "
+                                           "(.toml/.yaml/.json)")] = DEFAULT,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
     trials: Annotated[int | None, typer.Option(help="Number of trials per cell")] = None,
     store: StoreOpt = None,
@@ -145,11 +191,16 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the grid and projected time; run nothing")
     ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed cell (Dask: cancel the remaining cells)")
+    ] = False,
 ) -> None:
     """Run every cell of a preset's grid (resuming: finished cells are skipped), storing each at once.
 
     In this process by default; --workers N, --scheduler ADDRESS or --cluster slurm run the cells as Dask
-    tasks, one per cell, and commit each result to the store as it arrives."""
+    tasks, one per cell, and commit each result to the store as it arrives. A failed cell is recorded with
+    its traceback (`depthlab results --failed`) and runs again next time; --fail-fast stops the sweep at the
+    first one (the cells finished until then stay stored) and prints its traceback."""
     from depthlab.sweep.executors import plan, run_local, run_on_client
 
     try:
@@ -195,7 +246,9 @@ def run(
         if not pl.tasks:
             console.print("nothing to do: every cell is in the store")
             return
-        failed, diverged = 0, 0
+        failed, diverged, finished = 0, 0, 0
+        first_failure: list[Any] = []
+        not_run: list[Any] = []
         t0 = time.perf_counter()
         columns = [
             TextColumn("{task.description}"),
@@ -209,11 +262,15 @@ def run(
             bar = prog.add_task("running", total=pl.total_cost, cells=0, total_cells=len(pl.tasks))
 
             def on_done(task: Any, res: Any) -> None:
-                nonlocal failed, diverged
+                nonlocal failed, diverged, finished
+                finished += 1
                 failed += res.status == "failed"
                 diverged += sum(r["status"] == "diverged" for r in res.rows)
                 if res.status == "failed":
-                    prog.console.print(f"[red]failed[/] {task.cell.label}: {res.message}")
+                    if not first_failure:
+                        first_failure.extend((task, res))
+                    prog.console.print(f"[red]failed[/] {task.cell.label}: {escape(summary_line(res.message))}",
+                                       highlight=False)
                 prog.update(
                     bar,
                     advance=task.cost,
@@ -223,7 +280,7 @@ def run(
 
             try:
                 if mode == "local":
-                    run_local(pl, st, on_done)
+                    not_run = run_local(pl, st, on_done, fail_fast=fail_fast)
                 else:
                     where = {"workers": f"a LocalCluster of {workers or 1} workers", "scheduler": str(scheduler),
                              "slurm": f"SLURM ({slurm.jobs if slurm else 1} jobs)"}[mode]
@@ -231,7 +288,8 @@ def run(
                         prog.console.print(f"running on {where}: scheduler {cl.scheduler.address}")
                         name = {"workers": f"dask-local:{workers or 1}", "scheduler": f"dask:{scheduler}",
                                 "slurm": "dask-slurm"}[mode]
-                        run_on_client(pl, st, cl, on_done, retries=retries, executor=name)
+                        not_run = run_on_client(pl, st, cl, on_done, retries=retries, executor=name,
+                                                fail_fast=fail_fast)
             except ClusterError as e:
                 prog.stop()
                 raise _fail(str(e)) from None
@@ -239,12 +297,119 @@ def run(
                 prog.stop()
                 err.print("interrupted: finished cells are stored; run the same command again to resume")
                 raise typer.Exit(130) from None
+        if not_run:
+            task, res = first_failure
+            err.print(res.message, markup=False, highlight=False)
+            raise _fail(
+                f"stopped at the first failed cell (--fail-fast): {task.cell.label}: "
+                f"{escape(summary_line(res.message))}; "
+                f"{finished - failed} cells ok and stored, {len(not_run)} not run",
+                1,
+            )
         console.print(
-            f"done in {time.perf_counter() - t0:.1f} s: {len(pl.tasks) - failed} cells ok, {failed} failed, "
+            f"done in {time.perf_counter() - t0:.1f} s: {finished - failed} cells ok, {failed} failed, "
             f"{diverged} diverged trials"
         )
         if failed:
+            err.print("`depthlab results --failed` shows the tracebacks")
             raise typer.Exit(1)
+
+
+def _debug_cell(p: Preset, spec: str) -> Any:
+    """The cell of ``p`` that ``--cell METHOD,d,n`` names; a one-line error naming the valid choices."""
+    from depthlab.sweep.grid import expand
+
+    cells = expand(p)
+    example = f"{cells[0].method},{cells[0].d},{cells[0].n}" if cells else "METHOD,d,n"
+    parts = [x.strip() for x in spec.split(",")]
+    if len(parts) != 3:
+        raise _fail(f"--cell must be METHOD,d,n (e.g. {example}), got {spec!r}")
+    method, d_text, n_text = parts
+    if method not in p.methods:
+        raise _fail(f"unknown method {method!r} in preset {p.name}; choose from: {', '.join(p.methods)}")
+    try:
+        d, n = int(d_text), int(n_text)
+    except ValueError:
+        raise _fail(f"--cell must be METHOD,d,n with integers d and n (e.g. {example}), got {spec!r}") from None
+    if d not in p.ds:
+        raise _fail(f"d={d} is not in preset {p.name}; choose from: {', '.join(map(str, p.ds))}")
+    ns = [c.n for c in cells if c.method == method and c.d == d]
+    for c in cells:
+        if (c.method, c.d, c.n) == (method, d, n):
+            return c
+    raise _fail(f"n={n} is not on the grid of {method} at d={d}; choose from: {', '.join(map(str, ns)) or 'none'}")
+
+
+@app.command()
+def debug(
+    cell: Annotated[str, typer.Option("--cell", help="The cell to run: METHOD,d,n (e.g. layerwise,8,42)")],
+    preset: Annotated[str, typer.Argument(help="Preset name (see `depthlab presets`) or an experiment file "
+                                           "(.toml/.yaml/.json)")] = DEFAULT,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable)")] = None,
+    trials: Annotated[int | None, typer.Option(help="Number of trials (default: the preset's)")] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Also record the result in this store (only the trials it lacks are run)"),
+    ] = None,
+    pdb_: Annotated[
+        bool, typer.Option("--pdb", help="On an exception, start the Python debugger where it was raised")
+    ] = False,
+) -> None:
+    """Run one cell of a preset in the foreground and print its metrics per trial.
+
+    Unlike `run`, nothing is compiled in a background thread: the cell's programs are traced and compiled in
+    this thread, so a breakpoint in a learner stops, and with jit disabled (JAX_DISABLE_JIT=1, or
+    `jax.disable_jit()` around `depthlab.cli.app`) the trials run eagerly one by one on concrete arrays (then
+    the numbers may differ from `run`'s in the last bits). Otherwise the numbers are those `run` stores for
+    the cell. Nothing is written unless --store is given; with --store the result is recorded like a `run`
+    of that one cell (trials already stored are not run again; refused with jit disabled)."""
+    from depthlab.sweep.executors import plan, record_cell
+    from depthlab.sweep.runner import enable_compilation_cache, jit_disabled, run_cell
+
+    p = _resolve(preset, set_, trials)
+    c = _debug_cell(p, cell)
+    eager = jit_disabled()
+    if store is not None and eager:
+        raise _fail("--store with jit disabled: eager numbers may differ from compiled ones in the last bits")
+    wanted = list(range(p.trials))
+    st = _store(store) if store is not None else None
+    try:
+        task = None
+        if st is not None:
+            pl = plan(p, st)
+            task = next((t for t in pl.tasks if t.cell.key == c.key), None)
+            if task is None:
+                console.print(f"every trial of {c.label} is in {st.path}; run without --store to recompute them")
+                return
+            wanted = task.trials
+        enable_compilation_cache()
+        how = "eagerly, jit disabled" if eager else "in the foreground"
+        console.print(f"{p.name}: {c.label}, trials {wanted} ({how})", highlight=False)
+        try:
+            res = run_cell(c, wanted, foreground=True, raise_errors=pdb_)
+        except Exception:
+            import pdb
+            import traceback
+
+            traceback.print_exc()
+            pdb.post_mortem(sys.exc_info()[2])
+            raise typer.Exit(1) from None
+        lines = []
+        for r in res.rows:
+            lines.append(f"trial {r['trial']}: {r['status']}")
+            lines += [f"  {k:<14} {v!r}" for k, v in r.items() if k not in ("trial", "status")]
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        t = res.timings
+        console.print(f"wall {t.get('wall_s', 0):.2f} s (run {t.get('run_s', 0):.2f} s)")
+        if st is not None and task is not None:
+            record_cell(st, pl, task, res, "debug")
+            console.print(f"recorded in {st.path}")
+    finally:
+        if st is not None:
+            st.close()
+    if res.status == "failed":
+        err.print(res.message, markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 def _rows_and_aggregate(
@@ -264,9 +429,48 @@ def _rows_and_aggregate(
     return rows, aggregate(rows)
 
 
+def _print_failed(store: Path | None, preset: str | None, all_sweeps: bool, fmt: Fmt, output: Path | None) -> None:
+    """`results --failed`: the latest failed run of each failed cell, one-line summary then traceback."""
+    if fmt is Fmt.parquet:
+        raise _fail("--failed is written as table (text), csv or json")
+    with _store(store, readonly=True) as st:
+        if all_sweeps:
+            sweeps = [(str(s["preset"]), int(s["sweep_id"])) for s in st.sweeps() if preset in (None, s["preset"])]
+        else:
+            p, sweep_id, _ = _stored_preset(st, preset)
+            sweeps = [(p.name, sweep_id)]
+        found = {
+            (name, r["method"], r["d"], r["n"], r["message"] or ""): None
+            for name, sweep_id in sweeps
+            for r in st.failed_runs(sweep_id)
+        }
+    table = [{"preset": name, "method": m, "d": d, "n": n, "summary": summary_line(msg), "message": msg}
+             for name, m, d, n, msg in found]
+    if fmt is Fmt.json:
+        text = json.dumps(table, indent=1)
+    elif fmt is Fmt.csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["preset", "method", "d", "n", "summary", "message"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(table)
+        text = buf.getvalue()
+    elif table:
+        text = "\n\n".join(f"== {r['preset']}: {r['method']} d={r['d']} n={r['n']}: {r['summary']}\n"
+                            + (r["message"].split("\n", 1)[1] if "\n" in r["message"] else "(no traceback stored)")
+                            for r in table)
+    else:
+        text = "no failed cells in " + ("the stored sweeps" if all_sweeps else f"the latest sweep of {sweeps[0][0]}")
+    if output:
+        output.write_text(text if text.endswith("\n") else text + "\n")
+        err.print(f"wrote {len(table)} failed cells to {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 @app.command()
 def results(
-    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    preset: Annotated[str | None, typer.Option(help="Preset name or experiment file (default: the most recently "
+                                                "run)")] = None,
     store: StoreOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, csv, json or parquet")] = Fmt.table,
     aggregate_: Annotated[
@@ -276,8 +480,15 @@ def results(
     all_sweeps: Annotated[
         bool, typer.Option("--all", help="Every stored sweep, not only the latest")
     ] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="The cells whose latest run failed, each with its full traceback")
+    ] = False,
 ) -> None:
-    """Print or export per-trial rows, or (--aggregate, and always for tables) the per-cell aggregate."""
+    """Print or export per-trial rows, or (--aggregate, and always for tables) the per-cell aggregate.
+    --failed lists the failed cells instead, with the traceback of each (as text, or csv/json)."""
+    if failed:
+        _print_failed(store, preset, all_sweeps, fmt, output)
+        return
     with _store(store, readonly=True) as st:
         rows, agg = _rows_and_aggregate(st, preset, all_sweeps)
     if fmt is Fmt.table:
@@ -345,7 +556,8 @@ def results(
 
 @app.command()
 def plot(
-    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    preset: Annotated[str | None, typer.Option(help="Preset name or experiment file (default: the most recently "
+                                                "run)")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Figure file (.png, .pdf, .svg)")] = Path(
         "depthlab.png"
     ),
@@ -364,7 +576,8 @@ def plot(
     title = f"{p.name}: {p.description}"
     predicted = {m: pr.kappa_at(max(ds)) for m, pr in p.predictions.items()}
     tau = p.threshold.at(refs[max(ds)]) if p.threshold.metric == "test_mse" else None
-    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted, threshold=tau)
+    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted, threshold=tau,
+                     roles=p.method_roles)
     console.print(f"wrote {out} (and as PNG and SVG beside it)")
 
 
@@ -372,7 +585,7 @@ def _results(store: Path | None, preset: str | None, n_boot: int = 1000, seed: i
     from depthlab.results import ResultsError, load_results
 
     try:
-        return load_results(store or default_store_path(), preset, n_boot=n_boot, level=level, seed=seed)
+        return load_results(store or default_store_path(), _stored_ref(preset), n_boot=n_boot, level=level, seed=seed)
     except ResultsError as e:
         raise _fail(str(e)) from None
 
@@ -384,7 +597,8 @@ LevelOpt = Annotated[float, typer.Option(help="Confidence level of the bootstrap
 
 @app.command()
 def check(
-    preset: Annotated[str, typer.Argument(help="Preset whose paper checks to evaluate")] = DEFAULT,
+    preset: Annotated[str, typer.Argument(help="Preset (name or experiment file) whose paper checks to "
+                                           "evaluate")] = DEFAULT,
     store: StoreOpt = None,
     boot: BootOpt = 1000,
     seed: SeedOpt = 0,
@@ -429,7 +643,7 @@ def _print_report(title: str, rep: Any) -> None:
         ("incomplete cells", rep.incomplete_cells, [f"{lab}: trials {m}" for lab, m in rep.incomplete_cells]),
         ("duplicate trial rows", rep.duplicate_rows, [f"{lab} trial {t} x{k}" for lab, t, k in rep.duplicate_rows]),
         ("trials computed twice", rep.recomputed, [f"{lab} trial {t} x{k}" for lab, t, k in rep.recomputed]),
-        ("failed cells", rep.failed_cells, [f"{lab}: {msg}" for lab, msg in rep.failed_cells]),
+        ("failed cells", rep.failed_cells, [f"{lab}: {summary_line(msg)}" for lab, msg in rep.failed_cells]),
     ]
     for name, items, details in rows:
         style = "[red]" if items else ""
@@ -501,7 +715,8 @@ def store_check(
 
 @app.command()
 def exponents(
-    preset: Annotated[str | None, typer.Option(help="Preset (default: the most recently run)")] = None,
+    preset: Annotated[str | None, typer.Option(help="Preset name or experiment file (default: the most recently "
+                                                "run)")] = None,
     store: StoreOpt = None,
     boot: BootOpt = 1000,
     seed: SeedOpt = 0,
@@ -571,7 +786,8 @@ def exponents(
 
 @app.command()
 def report(
-    preset: Annotated[str, typer.Argument(help="Preset whose stored sweep to report")] = DEFAULT,
+    preset: Annotated[str, typer.Argument(help="Preset (name or experiment file) whose stored sweep to "
+                                           "report")] = DEFAULT,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for index.html and figures/")] = Path(
         "report"
     ),

@@ -5,16 +5,14 @@ one runs); ``run_dask`` submits one task per cell to a Dask cluster (``cluster.p
 existing scheduler, SLURM) and commits each result as it arrives, while this process stays the single
 writer of the store. Both skip what the store already holds, and run cells in decreasing cost.
 
-Test hook: ``$DEPTHLAB_TEST_CELL_DELAY`` (seconds) sleeps after each committed cell, so that tests can
-kill a sweep between two cells deterministically. It changes no result.
+``fail_fast``: stop at the first failed cell (in process: run no further cell; Dask: cancel the tasks not
+finished yet). The cells finished until then stay stored; both return the tasks they did not run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +24,10 @@ from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand
 from depthlab.sweep.runner import (
     CellResult,
+    cancel_prefetch,
     computed_trials,
     enable_compilation_cache,
+    failure_message,
     prefetch,
     release,
     run_cell,
@@ -99,35 +99,44 @@ def plan(preset: Preset, store: Store, register: bool = True) -> Plan:
 Callback = Callable[[Task, CellResult], None]
 
 
-def _record(store: Store, p: Plan, task: Task, res: CellResult, executor: str) -> None:
+def record_cell(store: Store, p: Plan, task: Task, res: CellResult, executor: str) -> None:
+    """Commit one finished (or failed) cell to the store, with its provenance, in one transaction."""
     prov = {**res.provenance, "config_hash": p.config_hash, "seed": task.cell.seed, "executor": executor}
     store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
-    delay = float(os.environ.get("DEPTHLAB_TEST_CELL_DELAY") or 0)
-    if delay > 0:
-        time.sleep(delay)
 
 
 PREFETCH_WINDOW = 24  # cells compiled ahead of the one running (bounds the programs held in memory)
 
 
-def run_local(p: Plan, store: Store, on_done: Callback | None = None, window: int = PREFETCH_WINDOW) -> None:
+def run_local(
+    p: Plan, store: Store, on_done: Callback | None = None, window: int = PREFETCH_WINDOW, *, fail_fast: bool = False
+) -> list[Task]:
     """Run the cells in decreasing cost while one background thread compiles the next ``window`` cells'
     programs in the same order: compilation of the many small cells is hidden behind the few large ones
     (cold ``quick`` waits 6 s for compilation in 96 s; running small cells first, it waited ~30 s in 144 s).
-    A finished cell's programs are released, so a long sweep holds at most ``window`` cells' programs."""
+    A finished cell's programs are released, so a long sweep holds at most ``window`` cells' programs.
+
+    With ``fail_fast`` the first failed cell ends the sweep; returns the tasks not run (empty unless it
+    stopped early)."""
     enable_compilation_cache()
     tasks = sorted(p.tasks, key=lambda t: -t.cost)
-    for task in tasks[:window]:
-        prefetch(task.cell)
-    for i, task in enumerate(tasks):
-        if i + window < len(tasks):
-            ahead = tasks[i + window]
-            prefetch(ahead.cell)
-        res = run_cell(task.cell, task.trials)
-        release(task.cell)
-        _record(store, p, task, res, "local")
-        if on_done:
-            on_done(task, res)
+    try:
+        for task in tasks[:window]:
+            prefetch(task.cell)
+        for i, task in enumerate(tasks):
+            if i + window < len(tasks):
+                ahead = tasks[i + window]
+                prefetch(ahead.cell)
+            res = run_cell(task.cell, task.trials)
+            release(task.cell)
+            record_cell(store, p, task, res, "local")
+            if on_done:
+                on_done(task, res)
+            if fail_fast and res.status == "failed":
+                return tasks[i + 1 :]
+    finally:  # stopped early (fail_fast, an interrupt): do not compile the cells that will not run
+        cancel_prefetch()
+    return []
 
 
 def _run_on_worker(cell: Cell, trials: list[int]) -> CellResult:
@@ -152,26 +161,30 @@ def run_dask(
     *,
     client: Any = None,
     retries: int = DEFAULT_RETRIES,
-) -> None:
+    fail_fast: bool = False,
+) -> list[Task]:
     """Run the plan's tasks on Dask, one task per cell: on ``client`` if given, else on the scheduler at
     ``address``, else on a LocalCluster of ``n_workers`` single-threaded worker processes. Each result is
-    committed to the store as soon as it arrives (one transaction per cell), in completion order."""
+    committed to the store as soon as it arrives (one transaction per cell), in completion order. Returns
+    the tasks not run (``fail_fast``)."""
     if client is None:
         mode = "scheduler" if address is not None else "workers"
         name = f"dask:{address}" if address is not None else f"dask-local:{n_workers}"
         with dask_client(mode, workers=n_workers, scheduler=address, retries=retries) as c:
-            run_on_client(p, store, c, on_done, retries=retries, executor=name)
-    else:
-        run_on_client(p, store, client, on_done, retries=retries)
+            return run_on_client(p, store, c, on_done, retries=retries, executor=name, fail_fast=fail_fast)
+    return run_on_client(p, store, client, on_done, retries=retries, fail_fast=fail_fast)
 
 
 def run_on_client(
     p: Plan, store: Store, client: Any, on_done: Callback | None = None, *, retries: int = DEFAULT_RETRIES,
-    executor: str | None = None,
-) -> None:
+    executor: str | None = None, fail_fast: bool = False,
+) -> list[Task]:
     """Submit every task (largest first) to a ``distributed.Client`` and store results as they complete.
     A task that raised is rerun up to ``retries`` times by Dask; a lost worker's tasks are rescheduled by
-    the scheduler (see ``cluster.py``); a task that still fails is recorded as a failed cell."""
+    the scheduler (see ``cluster.py``); a task that still fails is recorded as a failed cell.
+
+    With ``fail_fast`` the first failed cell cancels the tasks still pending or running (the results that
+    have already arrived are stored first); returns the cancelled tasks (empty unless it stopped early)."""
     from distributed import as_completed
 
     name = executor or f"dask:{client.scheduler.address}"
@@ -183,13 +196,24 @@ def run_on_client(
         ): t
         for t in tasks
     }
-    for fut in as_completed(list(futures)):
+
+    def commit(fut: Any) -> CellResult:
         task = futures.pop(fut)
         try:
             res = fut.result()
         except Exception as e:  # the scheduler gave up on it (e.g. KilledWorker): record, keep going
-            res = CellResult(task.cell, [], "failed", f"{type(e).__name__}: {e}", {})
+            res = CellResult(task.cell, [], "failed", failure_message(e), {})
         fut.release()
-        _record(store, p, task, res, name)
+        record_cell(store, p, task, res, name)
         if on_done:
             on_done(task, res)
+        return res
+
+    for fut in as_completed(list(futures)):
+        if commit(fut).status == "failed" and fail_fast:
+            for done in [f for f in futures if f.status == "finished"]:  # arrived meanwhile: keep them
+                commit(done)
+            left = list(futures.values())
+            client.cancel(list(futures))
+            return left
+    return []

@@ -3,7 +3,13 @@
 Two compiled programs per cell, both vmapped over its trials: the data program depends only on the target
 and (d, n), so every method of a (d, n) reuses it; the fit program holds the learner's whole training run
 (lax loops, no host round-trips). Programs are compiled ahead of time in a background thread
-(``prefetch``) so that compiling the next cell overlaps running the current one.
+(``prefetch``) so that compiling the next cell overlaps running the current one. ``run_cell(...,
+foreground=True)`` (``depthlab debug``) instead traces and compiles in the calling thread, so that a debugger
+stops in the traced code and ``jax.disable_jit()`` takes effect (then each trial runs eagerly on its own, with
+concrete values, and may differ from the compiled numbers in the last bits).
+
+Failures: a cell that raised is ``status="failed"`` with ``message`` = the one-line summary ("TypeError: msg")
+followed by the traceback, formatted where the exception happened (on the Dask worker for Dask runs).
 
 Reproducibility: trials run in fixed blocks of ``Cell.block()`` trials (``trial_block``, default 2): trial t
 is always computed in block t // B, together with the same block-mates, by the same compiled program. XLA's
@@ -15,7 +21,8 @@ the trial count, resume point or executor (same machine type, JAX version and me
 Randomness (common random numbers): trial t of a cell with seed s uses
     k = fold_in(fold_in(fold_in(PRNGKey(s), d), n), t);  (k_target, k_train, k_test) = split(k, 3)
 for the target instance and the data, independent of the method, so all methods of a (d, n, t) see the same
-target and samples; the learner's key is fold_in(k, crc32(method)). Same config + seed -> same numbers.
+target and samples; the learner's key is fold_in(k, crc32(canonical JSON of the resolved learner config)).
+A method's display name plays no part: same configuration + seed -> same numbers, whatever the method is called.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import os
 import threading
 import time
+import traceback
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,6 +46,7 @@ import numpy as np
 from jax import Array
 
 from depthlab import metrics
+from depthlab.learners.base import LearnerSpec
 from depthlab.provenance import environment, now
 from depthlab.sweep.grid import Cell
 
@@ -47,9 +56,26 @@ class CellResult:
     cell: Cell
     rows: list[dict[str, Any]]  # one per trial: trial, status, metric values (None if not finite)
     status: str  # "ok" | "failed"
-    message: str = ""
+    message: str = ""  # failed: "TypeError: msg", then the traceback (``failure_message``)
     timings: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)  # where and when it ran (``provenance.py``)
+
+
+def failure_message(e: BaseException) -> str:
+    """"TypeError: msg" on the first line (a one-line summary, also for multi-line messages), then the
+    formatted traceback of ``e``."""
+    summary = f"{type(e).__name__}: {e}".strip().splitlines()[0]
+    return summary + "\n" + "".join(traceback.format_exception(e)).rstrip("\n")
+
+
+def summary_line(message: str | None) -> str:
+    """The first line of a stored failure message: the one-line summary without the traceback."""
+    return (message or "").split("\n", 1)[0]
+
+
+def jit_disabled() -> bool:
+    """Whether ``jax.disable_jit()`` (or ``JAX_DISABLE_JIT=1``) is in effect in this thread."""
+    return bool(getattr(jax.config, "jax_disable_jit", False))
 
 
 def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path:
@@ -67,8 +93,10 @@ def trial_base_key(seed: Array | int, d: int, n: int, trial: Array | int) -> Arr
     return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, d), n), trial)
 
 
-def method_salt(method: str) -> int:
-    return zlib.crc32(method.encode()) & 0x7FFFFFFF
+def learner_salt(learner: LearnerSpec) -> int:
+    """The learner's key offset: a function of its resolved configuration only (not of the method's name)."""
+    blob = json.dumps(learner.model_dump(mode="json", exclude={"max_n"}), sort_keys=True, separators=(",", ":"))
+    return zlib.crc32(blob.encode()) & 0x7FFFFFFF
 
 
 def data_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any, Any]]:
@@ -85,7 +113,7 @@ def data_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any, Any]]:
 
 def fit_function(cell: Cell) -> Callable[..., dict[str, Array]]:
     """(seed, trial, instance, train, test) -> metrics of one trial; pure, vmapped and jitted."""
-    target, learner, salt = cell.target, cell.learner, method_salt(cell.method)
+    target, learner, salt = cell.target, cell.learner, learner_salt(cell.learner)
 
     def fit_eval(seed: Array, trial: Array, inst: Any, train: Any, test: Any) -> dict[str, Array]:
         key = jax.random.fold_in(trial_base_key(seed, cell.d, cell.n, trial), salt)
@@ -158,12 +186,50 @@ def release(cell: Cell, memory_budget: int | None = None) -> None:
             _RECENT.popitem(last=False)
 
 
+def cancel_prefetch() -> None:
+    """Drop the compilations queued by ``prefetch`` that have not started (a sweep stopped early: they
+    would otherwise still run, one after the other, before this process can exit); compiled programs are
+    kept as released ones (``_RECENT``)."""
+    with _LOCK:
+        for key, fut in list(_PROGRAMS.items()):
+            if fut.cancel():
+                del _PROGRAMS[key]
+            elif fut.done():
+                _RECENT[key] = _PROGRAMS.pop(key)
+                _RECENT.move_to_end(key)
+        while len(_RECENT) > KEEP_RECENT:
+            _RECENT.popitem(last=False)
+
+
 def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     """(data program, fit program, seconds spent waiting for compilation), compiled once per process."""
     t0 = time.perf_counter()
     data = _submit(_data_key(cell, chunk), lambda: _compile_data(cell, chunk)).result()
     fit = _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk)).result()
     return data, fit, time.perf_counter() - t0
+
+
+def foreground_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
+    """The same programs as ``compiled_programs`` (the same lowering, so the same numbers), traced and
+    compiled in the calling thread, not by the background compiler, and not kept in this process: a
+    breakpoint in the learner's code stops while tracing."""
+    t0 = time.perf_counter()
+    data, fit = _compile_data(cell, chunk), _compile_fit(cell, chunk)
+    return data, fit, time.perf_counter() - t0
+
+
+def _eager_block(cell: Cell, seed: Array, idx_list: list[int], wanted: set[int]) -> dict[str, Any]:
+    """One block's metrics under ``jax.disable_jit()``: trial by trial, unbatched, so that every value the
+    learner sees is a concrete array (a debugger can print it, Python control flow on it works). Block-mates
+    not in ``wanted`` are not computed (NaN)."""
+    draw, fit = data_function(cell), fit_function(cell)
+    per_trial: dict[int, dict[str, Any]] = {}
+    for t in idx_list:
+        if t in wanted:
+            trial = jnp.asarray(t, jnp.uint32)
+            per_trial[t] = {k: float(v) for k, v in fit(seed, trial, *draw(seed, trial)).items()}
+    names = sorted(next(iter(per_trial.values())))
+    return {k: np.array([per_trial[t][k] if t in per_trial else np.nan for t in idx_list]) for k in names}
 
 
 def blocks(trials: list[int], block: int) -> list[list[int]]:
@@ -177,9 +243,20 @@ def computed_trials(cell: Cell, trials: list[int], memory_budget: int | None = N
     return b * len(blocks(trials, b))
 
 
-def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) -> CellResult:
+def run_cell(
+    cell: Cell,
+    trials: list[int],
+    memory_budget: int | None = None,
+    *,
+    foreground: bool = False,
+    raise_errors: bool = False,
+) -> CellResult:
     """Run the given trials of a cell. Divergence (non-finite metrics) is a per-trial status, and an
-    exception is a failed cell with its message, never a crash of the sweep."""
+    exception is a failed cell with its message and traceback, never a crash of the sweep (``raise_errors``:
+    the exception propagates instead, e.g. to a post-mortem debugger).
+
+    ``foreground``: trace and compile in this thread instead of the background compiler (``depthlab
+    debug``); the same numbers, except under ``jax.disable_jit()``, where trials run eagerly one by one."""
     jax.config.update("jax_enable_x64", cell.precision == "float64")
     prov: dict[str, Any] = {"started": now()}
     t0 = time.perf_counter()
@@ -188,13 +265,15 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
     try:
         cell.learner.check_feasible(cell.d, cell.n, 8 if cell.precision == "float64" else 4)
         block = cell.block(memory_budget)
-        data_prog, fit_prog, dt = compiled_programs(cell, block)
-        timings["compile_s"] += dt
+        eager = foreground and jit_disabled()
+        if not eager:
+            data_prog, fit_prog, dt = (foreground_programs if foreground else compiled_programs)(cell, block)
+            timings["compile_s"] += dt
         wanted = set(trials)
         for idx_list in blocks(trials, block):
             t1 = time.perf_counter()
             seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.asarray(idx_list, jnp.uint32)
-            out = fit_prog(seed, idx, *data_prog(seed, idx))
+            out = _eager_block(cell, seed, idx_list, wanted) if eager else fit_prog(seed, idx, *data_prog(seed, idx))
             out = {k: np.asarray(jax.block_until_ready(v), dtype=np.float64) for k, v in out.items()}
             timings["run_s"] += time.perf_counter() - t1
             for i, t in enumerate(idx_list):
@@ -208,9 +287,11 @@ def run_cell(cell: Cell, trials: list[int], memory_budget: int | None = None) ->
                     **{k: (v if np.isfinite(v) else None) for k, v in vals.items()},
                 })
     except Exception as e:  # recorded as a failed cell; the sweep goes on
+        if raise_errors:
+            raise
         timings["wall_s"] = time.perf_counter() - t0
         prov.update(environment(), finished=now())
-        return CellResult(cell, [], "failed", f"{type(e).__name__}: {e}", timings, prov)
+        return CellResult(cell, [], "failed", failure_message(e), timings, prov)
     timings["wall_s"] = time.perf_counter() - t0
     prov.update(environment(), finished=now())
     return CellResult(cell, rows, "ok", "", timings, prov)
