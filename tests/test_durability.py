@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from depthlab import __version__
-from depthlab.analysis import METRICS
 from depthlab.cli import app
 from depthlab.presets import apply_overrides, get_preset
 from depthlab.provenance import git_commit
@@ -204,12 +203,12 @@ def test_old_schema_is_migrated_after_a_backup(tmp_path, tiny, version):
         assert (run["host"], run["jax_version"], run["depthlab_version"]) == ("oldhost", "0.9.0", "0.0.9")
         versions = [r[0] for r in st._con.execute("SELECT version FROM schema_version")]
         meta = st._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        cols = {r[1] for r in st._con.execute("PRAGMA table_info(trials)")}
+        stored = {r[0] for r in st._con.execute("SELECT metric FROM trial_metrics WHERE cell_key=?", (cell.key,))}
         run_cols = {r[1] for r in st._con.execute("PRAGMA table_info(runs)")}
         p = plan(tiny, st)  # the sweep continues where the old release left it
         assert len(p.tasks) == len(expand(tiny)) - 1
     assert versions == list(range(3, SCHEMA_VERSION + 1)) and meta == str(SCHEMA_VERSION)  # each step recorded
-    assert set(METRICS) <= cols and set(PROVENANCE_COLUMNS) <= run_cols
+    assert "test_mse" in stored and set(PROVENANCE_COLUMNS) <= run_cols  # metrics moved to the long table
     backup = tmp_path / f"old.sqlite.v{version}.bak"
     assert _dump(backup) == before  # the backup is the old store, as it was
     # a second migration of a restored copy does not overwrite the first backup
@@ -309,7 +308,8 @@ def test_store_check_reports_missing_duplicate_and_failed_cells(tmp_path, tiny, 
         rows = [{"trial": 0, "status": "ok", "test_mse": 9.0}]
         st.write_cell(cells[2].key, [0], rows, "ok")  # the same trial computed a second time
         rep = st.check(st.sweep_cells(st.latest_sweep()["sweep_id"]), 2)
-        kept = st._con.execute("SELECT test_mse FROM trials WHERE cell_key=? AND trial=0", (cells[2].key,))
+        kept = st._con.execute("SELECT value FROM trial_metrics WHERE cell_key=? AND trial=0 AND metric='test_mse'",
+                               (cells[2].key,))
         assert kept.fetchone()[0] != 9.0  # the first result of a trial is never overwritten
     assert rep.missing_cells == [cells[0].label]
     assert rep.incomplete_cells == [(cells[1].label, [1])]

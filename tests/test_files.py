@@ -127,3 +127,21 @@ def test_schema_documents_every_field():
 def test_renaming_leaves_overrides_of_the_file_valid():
     p = apply_overrides(get_preset("quick"), ["name=mine"])
     assert p.name == "mine" and p.methods == get_preset("quick").methods
+
+
+def test_public_api_names_resolve_and_no_private_name_crosses_a_module():
+    import ast
+    from pathlib import Path
+
+    import depthlab
+
+    assert all(getattr(depthlab, n) is not None for n in depthlab.__all__)
+    assert depthlab.experiment("quick", ["d=48"]).d == 48
+    src = Path(depthlab.__file__).parent
+    crossing = []
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("depthlab"):
+                crossing += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                             if a.name.startswith("_") and a.name != "__version__"]
+    assert crossing == []

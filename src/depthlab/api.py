@@ -1,6 +1,7 @@
-"""Notebook API: a stored sweep as tidy pandas DataFrames.
+"""Notebook API: run an experiment, and read a stored sweep as tidy pandas DataFrames.
 
     >>> from depthlab import api
+    >>> res = api.run("quick", "depthlab.sqlite", overrides=["d=48"])   # a preset name, a Preset or a file
     >>> res = api.load("depthlab.sqlite", preset="quick")
     >>> res.rows()          # one row per trial: preset, method, d, n, kappa, trial, status, metrics
     >>> res.aggregates()    # one row per method x d x n: median / q25 / q75 / mean of every metric
@@ -17,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from depthlab.presets import Preset, apply_overrides, get_preset
+from depthlab.presets.files import is_experiment_file, load_experiment
 from depthlab.results import ResultsError, SweepResults, load_results
 
 if TYPE_CHECKING:
@@ -68,12 +71,39 @@ class Results:
         return _pandas().DataFrame(flat)
 
 
+def experiment(ref: str | Path | Preset, overrides: list[str] | None = None, trials: int | None = None) -> Preset:
+    """A preset by name, an experiment file (.toml / .yaml / .json) or a Preset, with ``key=value`` overrides."""
+    if isinstance(ref, Preset):
+        base = ref
+    elif isinstance(ref, Path) or is_experiment_file(ref):
+        base = load_experiment(ref)
+    else:
+        base = get_preset(ref)
+    return apply_overrides(base, overrides or [], trials)
+
+
 def load(
-    store_path: str | Path, preset: str | None = None, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    store_path: str | Path, preset: str | Preset | None = None, *, n_boot: int = 1000, level: float = 0.95,
+    seed: int = 0,
 ) -> Results:
-    """The latest sweep of ``preset`` (of any preset when None) in the store; ``n_boot`` bootstrap replicates
-    at confidence ``level`` with generator seed ``seed`` for the exponent intervals."""
+    """The latest sweep of ``preset`` (a name or a Preset; of any preset when None) in the store; ``n_boot``
+    bootstrap replicates at confidence ``level`` with generator seed ``seed`` for the exponent intervals."""
     return Results(load_results(store_path, preset, n_boot=n_boot, level=level, seed=seed))
 
 
-__all__ = ["Results", "ResultsError", "load"]
+def run(
+    ref: str | Path | Preset, store_path: str | Path, *, overrides: list[str] | None = None,
+    trials: int | None = None, n_boot: int = 1000,
+) -> Results:
+    """Run (resuming) every missing cell of an experiment in this process into the store, then ``load`` it.
+    The Dask modes are the CLI's (``depthlab run --workers N``)."""
+    from depthlab.store import Store
+    from depthlab.sweep import plan, run_local
+
+    p = experiment(ref, overrides, trials)
+    with Store(store_path) as st:
+        run_local(plan(p, st), st)
+    return load(store_path, p, n_boot=n_boot)
+
+
+__all__ = ["Results", "ResultsError", "experiment", "load", "run"]

@@ -35,7 +35,7 @@ import numpy as np
 from depthlab.presets import apply_overrides, get_preset
 from depthlab.provenance import cpu_model
 from depthlab.sweep.grid import Cell, expand
-from depthlab.sweep.runner import _compile_data, run_cell
+from depthlab.sweep.runner import compile_data, run_cell
 
 THROUGHPUT_FILE = Path.home() / ".cache" / "depthlab" / "throughput.json"
 
@@ -56,7 +56,7 @@ def gemm_peak(dtype: Any, sizes: tuple[int, ...] = (512, 1024, 2048), seconds: f
     return out
 
 
-def _short(cell: Cell, steps: int) -> Cell:
+def shortened(cell: Cell, steps: int) -> Cell:
     """The same cell with about ``steps`` training steps in its dominant phase (per-step cost unchanged)."""
     lr = cell.learner
     t = steps * getattr(lr, "batch_fraction", 0.7) / cell.d**1.5
@@ -68,7 +68,7 @@ def _short(cell: Cell, steps: int) -> Cell:
 
 def time_fit(cell: Cell, trials: int) -> dict[str, float]:
     """Compile and run one cell's fit program (data generation excluded) for ``trials`` trials."""
-    data_prog = _compile_data(cell, trials)
+    data_prog = compile_data(cell, trials)
     seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.arange(trials, dtype=jnp.uint32)
     data = jax.block_until_ready(data_prog(seed, idx))
     t0 = time.perf_counter()
@@ -96,15 +96,16 @@ def learner_section(peak: float) -> list[dict[str, Any]]:
     qcells = [c for c in expand(quick) if c.n == max(c.n for c in expand(quick))]
     for c in qcells:
         r = time_fit(c, quick.trials)
-        rows.append({"scale": "quick", "method": c.method, "d": c.d, "n": c.n, "trials": quick.trials,
+        rows.append({"scale": "quick", "method": c.method, "kind": c.learner.kind, "d": c.d, "n": c.n,
+                     "trials": quick.trials,
                      "steps": "full", **r, "of_peak": r["gflops"] / peak})
     ex = get_preset("dandi2025-example")
     ecells = [c for c in expand(ex) if c.n == max(c.n for c in expand(ex))]
     for c in ecells:
-        cs = _short(c, 48) if c.method != "kernel" else c
+        cs = shortened(c, 48) if c.learner.kind != "kernel" else c
         r = time_fit(cs, 2)
-        rows.append({"scale": "paper", "method": c.method, "d": c.d, "n": c.n, "trials": 2,
-                     "steps": "48" if c.method != "kernel" else "full", **r, "of_peak": r["gflops"] / peak})
+        rows.append({"scale": "paper", "method": c.method, "kind": c.learner.kind, "d": c.d, "n": c.n, "trials": 2,
+                     "steps": "48" if c.learner.kind != "kernel" else "full", **r, "of_peak": r["gflops"] / peak})
     return rows
 
 
@@ -150,13 +151,13 @@ def scaling_section() -> dict[str, Any]:
 
 _RSS_CHILD = """
 import json, sys
-from depthlab.bench import _short, peak_rss_mib
+from depthlab.bench import peak_rss_mib, shortened
 from depthlab.presets import get_preset
 from depthlab.sweep.grid import expand
 from depthlab.sweep.runner import run_cell
 p = get_preset("dandi2025-example")
 cell = next(c for c in expand(p) if c.method == sys.argv[1] and c.n == max(x.n for x in expand(p)))
-cell = _short(cell, 16) if cell.method != "kernel" else cell
+cell = shortened(cell, 16) if cell.learner.kind != "kernel" else cell
 before = peak_rss_mib()
 res = run_cell(cell, list(range(p.trials)))
 chunk = cell.block()
@@ -202,7 +203,7 @@ def precision_section() -> dict[str, Any]:
     return out
 
 
-def _md(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any]) -> str:
     peak32, peak64 = report["gemm_fp32_gflops"], report["gemm_fp64_gflops"]
     lines = [f"Machine: {report['cpu']} ({os.cpu_count()} cores), JAX {report['jax']}, suite {report['suite_s']:.0f} s",
              "", "| GEMM n | " + " | ".join(str(n) for n in peak32) + " |", "|---|" + "---|" * len(peak32),
@@ -269,8 +270,9 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
     report["suite_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
-    (out_dir / "bench.md").write_text(_md(report))
-    paper = {r["method"]: r["gflops"] for r in report.get("learners", []) if r["scale"] == "paper"}
+    (out_dir / "bench.md").write_text(markdown(report))
+    # keyed by learner kind, never by a method's name (a label)
+    paper = {r["kind"]: r["gflops"] for r in report.get("learners", []) if r["scale"] == "paper"}
     if paper:
         THROUGHPUT_FILE.parent.mkdir(parents=True, exist_ok=True)
         THROUGHPUT_FILE.write_text(json.dumps({"gflops": paper, "cpu": report["cpu"], "measured": time.time()}))
@@ -278,7 +280,7 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
 
 
 def load_throughput() -> dict[str, float] | None:
-    """Per-method GFLOP/s measured by the last ``depthlab bench`` on this machine, if any."""
+    """Per-learner-kind GFLOP/s measured by the last ``depthlab bench`` on this machine, if any."""
     try:
         data = json.loads(THROUGHPUT_FILE.read_text())
         return {k: float(v) for k, v in data["gflops"].items() if v > 0 and math.isfinite(v)}
@@ -287,4 +289,4 @@ def load_throughput() -> dict[str, float] | None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(_md(main()))
+    print(markdown(main()))

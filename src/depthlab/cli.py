@@ -815,10 +815,10 @@ def bench(
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
-    from depthlab.bench import _md, main
+    from depthlab.bench import main, markdown
 
     report = main(output, tuple(section or ["all"]))
-    console.print(_md(report), highlight=False)
+    console.print(markdown(report), highlight=False)
     console.print(f"wrote {output / 'bench.md'} and {output / 'bench.json'}")
 
 

@@ -131,7 +131,7 @@ _TRIAL_METRICS = """CREATE TABLE trial_metrics (
     metric TEXT NOT NULL,
     value REAL,
     PRIMARY KEY (cell_key, trial, metric),
-    FOREIGN KEY (cell_key, trial) REFERENCES trials(cell_key, trial)
+    FOREIGN KEY (cell_key, trial) REFERENCES trials(cell_key, trial) ON DELETE CASCADE
 ) WITHOUT ROWID;"""
 
 

@@ -65,7 +65,7 @@ class Plan:
         """Seconds to run the remaining tasks, from per-learner-kind GFLOP/s (``depthlab bench``) or a default."""
         rates = throughput or {}
         return sum(
-            (t.cost - CELL_OVERHEAD_FLOPS) / (rates.get(t.cell.method, PROJECTED_GFLOPS) * 1e9)
+            (t.cost - CELL_OVERHEAD_FLOPS) / (rates.get(t.cell.learner.kind, PROJECTED_GFLOPS) * 1e9)
             + CELL_OVERHEAD_FLOPS / (PROJECTED_GFLOPS * 1e9)
             for t in self.tasks
         )
@@ -74,7 +74,7 @@ class Plan:
 def config_hash(preset: Preset) -> str:
     """Identity of a sweep: the resolved preset config without the trial count (which only extends it)."""
     data = preset.model_dump(
-        mode="json", exclude={"trials", "est_runtime", "description", "checks", "threshold", "predictions"}
+        mode="json", exclude={"trials", "est_runtime", "description", "checks", "threshold", "predictions", "roles"}
     )
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 

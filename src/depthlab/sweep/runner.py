@@ -132,12 +132,12 @@ def _fit_key(cell: Cell, chunk: int) -> tuple[str, ...]:
     return ("fit", cell.program_key, cell.precision, str(chunk))
 
 
-def _compile_data(cell: Cell, chunk: int) -> Any:
+def compile_data(cell: Cell, chunk: int) -> Any:
     fn = jax.jit(jax.vmap(data_function(cell), in_axes=(None, 0)))
     return fn.lower(jnp.asarray(0, jnp.uint32), jnp.zeros((chunk,), jnp.uint32)).compile()
 
 
-def _compile_fit(cell: Cell, chunk: int) -> Any:
+def compile_fit(cell: Cell, chunk: int) -> Any:
     seed, trials = jnp.asarray(0, jnp.uint32), jax.ShapeDtypeStruct((chunk,), jnp.uint32)
     shapes = jax.eval_shape(jax.vmap(data_function(cell), in_axes=(None, 0)), seed, trials)
     fn = jax.jit(jax.vmap(fit_function(cell), in_axes=(None, 0, 0, 0, 0)))
@@ -165,8 +165,8 @@ def _submit(key: tuple[str, ...], build: Callable[[], Any]) -> Future[Any]:
 def prefetch(cell: Cell, memory_budget: int | None = None) -> None:
     """Start compiling a cell's programs in the background (overlaps compilation with running cells)."""
     b = cell.block(memory_budget)
-    _submit(_data_key(cell, b), lambda: _compile_data(cell, b))
-    _submit(_fit_key(cell, b), lambda: _compile_fit(cell, b))
+    _submit(_data_key(cell, b), lambda: compile_data(cell, b))
+    _submit(_fit_key(cell, b), lambda: compile_fit(cell, b))
 
 
 def release(cell: Cell, memory_budget: int | None = None) -> None:
@@ -204,8 +204,8 @@ def cancel_prefetch() -> None:
 def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     """(data program, fit program, seconds spent waiting for compilation), compiled once per process."""
     t0 = time.perf_counter()
-    data = _submit(_data_key(cell, chunk), lambda: _compile_data(cell, chunk)).result()
-    fit = _submit(_fit_key(cell, chunk), lambda: _compile_fit(cell, chunk)).result()
+    data = _submit(_data_key(cell, chunk), lambda: compile_data(cell, chunk)).result()
+    fit = _submit(_fit_key(cell, chunk), lambda: compile_fit(cell, chunk)).result()
     return data, fit, time.perf_counter() - t0
 
 
@@ -214,7 +214,7 @@ def foreground_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     compiled in the calling thread, not by the background compiler, and not kept in this process: a
     breakpoint in the learner's code stops while tracing."""
     t0 = time.perf_counter()
-    data, fit = _compile_data(cell, chunk), _compile_fit(cell, chunk)
+    data, fit = compile_data(cell, chunk), compile_fit(cell, chunk)
     return data, fit, time.perf_counter() - t0
 
 
