@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from depthlab.analysis import METRICS, AggregateRow, aggregate
 from depthlab.checks import exit_code, summarize
@@ -56,8 +57,27 @@ class ClusterKind(StrEnum):
     slurm = "slurm"
 
 
+def _lit(text: object, style: str = "") -> Text:
+    """``text`` shown literally (no rich markup, no highlighting): for anything from a user, a file or a store."""
+    return text if isinstance(text, Text) else Text(str(text), style=style)
+
+
+def _say(con: Console, text: object) -> None:
+    """Print ``text`` literally: rich markup in names, paths and messages is shown as written."""
+    con.print(_lit(text), highlight=False)
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    return Table(*columns, title=None if title is None else _lit(title))
+
+
+def _row(t: Table, *cells: object) -> None:
+    """A table row whose cells are literal text (a :class:`Text` keeps its own style)."""
+    t.add_row(*(_lit(c) for c in cells))
+
+
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", msg), highlight=False)
     return typer.Exit(code)
 
 
@@ -113,14 +133,13 @@ def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:
 @app.command()
 def presets() -> None:
     """List the presets: name, paper, grid size, estimated runtime on 2 cores, description."""
-    t = Table(title="depthlab presets")
-    for col in ("name", "paper", "cells x trials", "runtime (2 cores)", "description"):
-        t.add_column(col)
+    t = _table("name", "paper", "cells x trials", "runtime (2 cores)", "description", title="depthlab presets")
     from depthlab.sweep.grid import expand
 
     for p in all_presets():
         cells = len(expand(p))
-        t.add_row(
+        _row(
+            t,
             p.name + (" (default)" if p.name == DEFAULT else ""),
             p.paper,
             f"{cells} x {p.trials}",
@@ -218,21 +237,22 @@ def run(
         pl = plan(p, st, register=not dry_run)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
-            f"[bold]{p.name}[/]: {len(pl.cells)} cells x {p.trials} trials "
-            f"({len(pl.tasks)} to run, {done} complete) -> {st.path}"
+            f"[bold]{escape(p.name)}[/]: {len(pl.cells)} cells x {p.trials} trials "
+            f"({len(pl.tasks)} to run, {done} complete) -> {escape(str(st.path))}",
+            highlight=False,
         )
         if dry_run:
-            t = Table("method", "d", "n", "kappa", "trials to run", "computed (blocks)", "GFLOP", "MiB/trial",
-                      "feasible")
+            t = _table("method", "d", "n", "kappa", "trials to run", "computed (blocks)", "GFLOP", "MiB/trial",
+                       "feasible")
             for task in pl.tasks:
                 c = task.cell
                 try:
                     c.learner.check_feasible(c.d, c.n)
-                    ok = "yes"
+                    ok = Text("yes")
                 except ValueError as e:
-                    ok = f"[red]no[/]: {e}"
+                    ok = Text.assemble(("no", "red"), f": {e}")
                 mib = c.learner.memory_bytes(c.d, c.n) / 2**20
-                t.add_row(c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
+                _row(t, c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
                           f"{computed_trials(c, task.trials)} ({c.block()}/block)", f"{task.cost / 1e9:.0f}",
                           f"{mib:.0f}", ok)
             console.print(t)
@@ -241,7 +261,7 @@ def run(
             measured = load_throughput()
             secs = pl.projected_seconds(measured)
             source = f"measured by `depthlab bench` ({THROUGHPUT_FILE})" if measured else "default estimate"
-            console.print(f"projected time: {secs:.0f} s ({secs / 3600:.2f} h) on this machine; throughput: {source}")
+            _say(console, f"projected time: {secs:.0f} s ({secs / 3600:.2f} h) on this machine; throughput: {source}")
             return
         if not pl.tasks:
             console.print("nothing to do: every cell is in the store")
@@ -251,7 +271,7 @@ def run(
         not_run: list[Any] = []
         t0 = time.perf_counter()
         columns = [
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             TextColumn("{task.fields[cells]}/{task.fields[total_cells]} cells"),
             TimeElapsedColumn(),
@@ -269,8 +289,8 @@ def run(
                 if res.status == "failed":
                     if not first_failure:
                         first_failure.extend((task, res))
-                    prog.console.print(f"[red]failed[/] {task.cell.label}: {escape(summary_line(res.message))}",
-                                       highlight=False)
+                    prog.console.print(Text.assemble(("failed", "red"), f" {task.cell.label}: "
+                                                     f"{summary_line(res.message)}"), highlight=False)
                 prog.update(
                     bar,
                     advance=task.cost,
@@ -285,7 +305,7 @@ def run(
                     where = {"workers": f"a LocalCluster of {workers or 1} workers", "scheduler": str(scheduler),
                              "slurm": f"SLURM ({slurm.jobs if slurm else 1} jobs)"}[mode]
                     with dask_client(mode, workers=workers, scheduler=scheduler, slurm=slurm, retries=retries) as cl:
-                        prog.console.print(f"running on {where}: scheduler {cl.scheduler.address}")
+                        _say(prog.console, f"running on {where}: scheduler {cl.scheduler.address}")
                         name = {"workers": f"dask-local:{workers or 1}", "scheduler": f"dask:{scheduler}",
                                 "slurm": "dask-slurm"}[mode]
                         not_run = run_on_client(pl, st, cl, on_done, retries=retries, executor=name,
@@ -302,7 +322,7 @@ def run(
             err.print(res.message, markup=False, highlight=False)
             raise _fail(
                 f"stopped at the first failed cell (--fail-fast): {task.cell.label}: "
-                f"{escape(summary_line(res.message))}; "
+                f"{summary_line(res.message)}; "
                 f"{finished - failed} cells ok and stored, {len(not_run)} not run",
                 1,
             )
@@ -379,12 +399,12 @@ def debug(
             pl = plan(p, st)
             task = next((t for t in pl.tasks if t.cell.key == c.key), None)
             if task is None:
-                console.print(f"every trial of {c.label} is in {st.path}; run without --store to recompute them")
+                _say(console, f"every trial of {c.label} is in {st.path}; run without --store to recompute them")
                 return
             wanted = task.trials
         enable_compilation_cache()
         how = "eagerly, jit disabled" if eager else "in the foreground"
-        console.print(f"{p.name}: {c.label}, trials {wanted} ({how})", highlight=False)
+        _say(console, f"{p.name}: {c.label}, trials {wanted} ({how})")
         try:
             res = run_cell(c, wanted, foreground=True, raise_errors=pdb_)
         except Exception:
@@ -403,7 +423,7 @@ def debug(
         console.print(f"wall {t.get('wall_s', 0):.2f} s (run {t.get('run_s', 0):.2f} s)")
         if st is not None and task is not None:
             record_cell(st, pl, task, res, "debug")
-            console.print(f"recorded in {st.path}")
+            _say(console, f"recorded in {st.path}")
     finally:
         if st is not None:
             st.close()
@@ -462,7 +482,7 @@ def _print_failed(store: Path | None, preset: str | None, all_sweeps: bool, fmt:
         text = "no failed cells in " + ("the stored sweeps" if all_sweeps else f"the latest sweep of {sweeps[0][0]}")
     if output:
         output.write_text(text if text.endswith("\n") else text + "\n")
-        err.print(f"wrote {len(table)} failed cells to {output}")
+        _say(err, f"wrote {len(table)} failed cells to {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -492,7 +512,7 @@ def results(
     with _store(store, readonly=True) as st:
         rows, agg = _rows_and_aggregate(st, preset, all_sweeps)
     if fmt is Fmt.table:
-        t = Table(
+        t = _table(
             "preset",
             "method",
             "d",
@@ -507,7 +527,8 @@ def results(
         )
         for a in agg:
             ow, oh = (a.stat(m) for m in ("overlap_w", "overlap_h"))
-            t.add_row(
+            _row(
+                t,
                 a.preset,
                 a.method,
                 str(a.d),
@@ -528,7 +549,7 @@ def results(
 
         out = output or Path("results.parquet")
         pq.write_table(pa.Table.from_pylist(table), out)
-        console.print(f"wrote {len(table)} rows to {out}")
+        _say(console, f"wrote {len(table)} rows to {out}")
         return
     if fmt is Fmt.json:
         text = json.dumps(table, indent=1)
@@ -549,7 +570,7 @@ def results(
         text = buf.getvalue()
     if output:
         output.write_text(text)
-        err.print(f"wrote {len(table)} rows to {output}")
+        _say(err, f"wrote {len(table)} rows to {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -578,7 +599,7 @@ def plot(
     tau = p.threshold.at(refs[max(ds)]) if p.threshold.metric == "test_mse" else None
     out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted, threshold=tau,
                      roles=p.method_roles)
-    console.print(f"wrote {out} (and as PNG and SVG beside it)")
+    _say(console, f"wrote {out} (and as PNG and SVG beside it)")
 
 
 def _results(store: Path | None, preset: str | None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Any:
@@ -610,15 +631,15 @@ def check(
 
     res = _results(store, preset, boot, seed, level)
     d = max(res.ds)
-    t = Table("check", "kind", "result", "measured",
-              title=f"paper checks: {res.preset.name} (d={d}, {res.trials} trials)")
+    t = _table("check", "kind", "result", "measured",
+               title=f"paper checks: {res.preset.name} (d={d}, {res.trials} trials)")
     for kind, r in res.check_results:
-        t.add_row(r.name, kind, f"[{STATUS_STYLE[str(r.status)]}]{r.status}[/]", r.detail)
+        _row(t, r.name, kind, Text(str(r.status), style=STATUS_STYLE[str(r.status)]), r.detail)
     console.print(t)
     if res.finished_cells < res.expected_cells or res.failed:
         err.print(f"note: {res.finished_cells}/{res.expected_cells} cells have results; {len(res.failed)} cells failed")
     results = [r for _, r in res.check_results]
-    console.print(summarize(results))
+    _say(console, summarize(results))
     code = exit_code(results)
     if code:
         raise typer.Exit(code)
@@ -631,8 +652,8 @@ app.add_typer(store_app, name="store")
 
 
 def _print_report(title: str, rep: Any) -> None:
-    t = Table("finding", "count", "details", title=title)
-    t.add_row("complete cells", f"{rep.complete_cells}/{rep.expected_cells}", "")
+    t = _table("finding", "count", "details", title=title)
+    _row(t, "complete cells", f"{rep.complete_cells}/{rep.expected_cells}", "")
 
     def show(items: list[Any], limit: int = 8) -> str:
         text = "; ".join(items[:limit])
@@ -646,10 +667,9 @@ def _print_report(title: str, rep: Any) -> None:
         ("failed cells", rep.failed_cells, [f"{lab}: {summary_line(msg)}" for lab, msg in rep.failed_cells]),
     ]
     for name, items, details in rows:
-        style = "[red]" if items else ""
-        t.add_row(f"{style}{name}", str(len(items)), show(details))
+        _row(t, Text(name, style="red" if items else ""), str(len(items)), show(details))
     if rep.orphan_rows:
-        t.add_row("[red]trial rows without a run", str(rep.orphan_rows), "")
+        _row(t, Text("trial rows without a run", style="red"), str(rep.orphan_rows), "")
     console.print(t)
 
 
@@ -678,9 +698,10 @@ def store_check(
     except StoreError as e:
         raise _fail(str(e)) from None
     if integrity != ["ok"]:
-        err.print(f"[bold red]integrity check failed[/] for {path} (left unchanged):", highlight=False)
+        err.print(Text.assemble(("integrity check failed", "bold red"), f" for {path} (left unchanged):"),
+                  highlight=False)
         for line in integrity[:20]:
-            err.print(f"  {line}", highlight=False)
+            _say(err, f"  {line}")
         raise typer.Exit(1)
     checks: list[tuple[str, list[tuple[str, str]], int]] = []
     with _store(path, readonly=True) as st:
@@ -700,7 +721,7 @@ def store_check(
                 title = f"{r['preset']} (config {r['config_hash'][:12]}, {r['trials']} trials)"
                 checks.append((title, st.sweep_cells(int(r["sweep_id"])), int(r["trials"])))
         version = st.schema_version()
-        console.print(f"{path}: integrity ok, schema version {version}, {len(checks)} sweep(s) to check")
+        _say(console, f"{path}: integrity ok, schema version {version}, {len(checks)} sweep(s) to check")
         all_ok = True
         for title, cells, n_trials in checks:
             rep = st.check(cells, n_trials)
@@ -745,24 +766,25 @@ def exponents(
             text = buf.getvalue()
         if output:
             output.write_text(text)
-            err.print(f"wrote {len(table)} rows to {output}")
+            _say(err, f"wrote {len(table)} rows to {output}")
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     lvl = f"{res.level:.0%}"
-    t = Table("method", "d", "n*", f"kappa* [{lvl} CI]", "predicted kappa*", "threshold",
-              title=f"kappa* = log n*/log d: {res.preset.name} ({res.trials} trials, {res.n_boot} bootstraps)")
+    t = _table("method", "d", "n*", f"kappa* [{lvl} CI]", "predicted kappa*", "threshold",
+               title=f"kappa* = log n*/log d: {res.preset.name} ({res.trials} trials, {res.n_boot} bootstraps)")
     for r in res.kappa_table():
         cens = {"": "=", "above": ">", "below": "<="}[r["censored"]]
-        t.add_row(r["method"], str(r["d"]), f"{cens} {r['n_star']:.0f}",
+        _row(t, r["method"], str(r["d"]), f"{cens} {r['n_star']:.0f}",
                   f"{cens} {r['kappa']:.2f} "
                   + fmt_kappa_ci(r["ci_lo"], r["ci_hi"], r["grid_kappa_min"], r["grid_kappa_max"]),
                   "-" if math.isnan(r["predicted_kappa"]) else f"{r['predicted_kappa']:.2f}", r["threshold"])
     console.print(t)
     rows = res.exponent_table()
     multi = len(res.ds) >= 2
-    t2 = Table("method", "measured", "predicted", "relation", "verdict", "prediction",
-               title="measured vs predicted " + ("slope of log n* vs log d" if multi else f"kappa* at d={max(res.ds)}"))
+    t2 = _table("method", "measured", "predicted", "relation", "verdict", "prediction",
+                title="measured vs predicted "
+                + ("slope of log n* vs log d" if multi else f"kappa* at d={max(res.ds)}"))
     for r in rows:
         if multi:
             sign = {"exact": "=", "lower": ">=", "upper": "<=", "none": "?"}[r["slope_bound"]]
@@ -776,12 +798,12 @@ def exponents(
             pred = f"{r['predicted_kappa']:.2f}"
         has = r["verdict"] != "no prediction"
         color = {"agrees": "green", "inconclusive": "yellow", "disagrees": "red"}.get(r["verdict"], "dim")
-        t2.add_row(r["method"], meas, pred if has else "-",
-                   f"{r['relation']} +-{r['tolerance']:.2f}" if has else "-", f"[{color}]{r['verdict']}[/]",
-                   f"{r['formula']} ({r['source']})" if has else "")
+        _row(t2, r["method"], meas, pred if has else "-",
+             f"{r['relation']} +-{r['tolerance']:.2f}" if has else "-", Text(str(r["verdict"]), style=color),
+             f"{r['formula']} ({r['source']})" if has else "")
     console.print(t2)
     for m, why in res.errors.items():
-        err.print(f"{m}: not measured ({why})")
+        _say(err, f"{m}: not measured ({why})")
 
 
 @app.command()
@@ -802,7 +824,7 @@ def report(
 
     res = _results(store, preset, boot, seed, level)
     page = write_report(res, output)
-    console.print(f"wrote {page} (checks: {summarize([r for _, r in res.check_results])})")
+    _say(console, f"wrote {page} (checks: {summarize([r for _, r in res.check_results])})")
 
 
 @app.command()
@@ -819,7 +841,7 @@ def bench(
 
     report = main(output, tuple(section or ["all"]))
     console.print(markdown(report), highlight=False)
-    console.print(f"wrote {output / 'bench.md'} and {output / 'bench.json'}")
+    _say(console, f"wrote {output / 'bench.md'} and {output / 'bench.json'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,8 +65,14 @@ ERROR_LABEL = "test MSE (median over trials; band: IQR), log scale"
 OPTIONAL_METRICS = [(m.name, m.label) for m in REGISTRY.values() if m.panel]  # one panel each, when measured
 
 
+def _tex(text: str) -> str:
+    """A user's text (a method, preset or theory name, a title, a formula) as a matplotlib label shown literally:
+    ``$`` would start mathtext (and an unknown macro in it fails the whole figure)."""
+    return str(text).replace("$", r"\$")
+
+
 def _wrap(title: str, width: int = 80) -> str:
-    return textwrap.fill(title, width)
+    return textwrap.fill(_tex(title), width)
 
 
 def method_colors(methods: Sequence[str], roles: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -109,7 +115,7 @@ def _curves(ax: Axes, rows: Sequence[AggregateRow], metric: str, colors: Mapping
             k = [r.kappa for r in sel]
             ax.plot(k, [r.stat(metric) for r in sel], marker=markers[m], color=colors[m],
                     linestyle=LINESTYLES[(len(ds) - 1 - di) % len(LINESTYLES)], markersize=5,
-                    label=m + (f" d={d}" if len(ds) > 1 else ""))
+                    label=_tex(m) + (f" d={d}" if len(ds) > 1 else ""))
             ax.fill_between(k, [r.stat(metric, "q25") for r in sel], [r.stat(metric, "q75") for r in sel],
                             color=colors[m], alpha=0.18, linewidth=0)
 
@@ -119,7 +125,7 @@ def _vlines(ax: Axes, theory: Mapping[str, float] | None, predicted: Mapping[str
     for name, kappa in (theory or {}).items():
         ax.axvline(kappa, color="#7F7F7F", linestyle="--", linewidth=1)
         if label:
-            ax.text(kappa, 1.0, f" {name}", rotation=90, va="top", ha="right", fontsize=7, color="#595959",
+            ax.text(kappa, 1.0, f" {_tex(name)}", rotation=90, va="top", ha="right", fontsize=7, color="#595959",
                     transform=ax.get_xaxis_transform())
     for i, (m, kappa) in enumerate((predicted or {}).items()):
         if not math.isfinite(kappa):
@@ -128,7 +134,7 @@ def _vlines(ax: Axes, theory: Mapping[str, float] | None, predicted: Mapping[str
         if not lo <= kappa <= hi:
             continue
         ax.axvline(kappa, color=colors.get(m, "#7F7F7F"), linestyle=(i % 3, (4, 3)), linewidth=1.4,
-                   label=f"predicted $\\kappa^*$ {m}: {kappa:.2f}" if label else None)
+                   label=f"predicted $\\kappa^*$ {_tex(m)}: {kappa:.2f}" if label else None)
 
 
 def _error_panel(ax: Axes, rows: Sequence[AggregateRow], colors: Mapping[str, str], markers: Mapping[str, str],
@@ -259,12 +265,12 @@ def plot_n_star(
             sign = {"exact": "=", "lower": ">=", "upper": "<="}[fit.bound]
             lo, hi = me.slope_ci
             ax.plot(xs, np.exp(fit.intercept) * xs**fit.slope, color=c, linewidth=1.6,
-                    label=f"{m}: slope {sign} {fit.slope:.2f} [{lo:.2f}, {hi:.2f}]")
+                    label=f"{_tex(m)}: slope {sign} {fit.slope:.2f} [{lo:.2f}, {hi:.2f}]")
         elif not exact:
             ax.plot([], [], color=c, marker=markers[m], markerfacecolor="white", linestyle="none",
-                    label=f"{m}: threshold not crossed inside the grid (censored)")
+                    label=f"{_tex(m)}: threshold not crossed inside the grid (censored)")
         elif len(ds) == 1:
-            ax.plot([], [], color=c, marker=markers[m], label=f"{m}: kappa* = {me.points[0].kappa:.2f}")
+            ax.plot([], [], color=c, marker=markers[m], label=f"{_tex(m)}: kappa* = {me.points[0].kappa:.2f}")
         pred = (predictions or {}).get(m)
         if pred is not None and exact:
             xs = np.geomspace(ds.min(), ds.max() if len(ds) > 1 else ds.min() * 2, 20)
@@ -272,7 +278,8 @@ def plot_n_star(
             anchor = np.exp(np.mean(np.log([p.n_star for p in exact])))
             at = np.exp(np.mean(np.log([pred.n_star(p.d) for p in exact])))
             ax.plot(xs, curve * anchor / at, color=c, linestyle="--", linewidth=1.2,
-                    label=f"{m}: predicted slope {pred.slope_over(me.ds):.2f} ({pred.formula or pred.describe()})")
+                    label=f"{_tex(m)}: predicted slope {pred.slope_over(me.ds):.2f} "
+                          f"({_tex(pred.formula or pred.describe())})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     if all_ds:
@@ -309,6 +316,6 @@ def plot_sweep(
                  error_kw.get("threshold"), error_kw.get("kappa_stars"))
     for ax, (metric, label) in zip(axes[0][1:], present, strict=True):
         _overlap_panel(ax, rows, metric, label, colors, markers, theory)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(_tex(title), fontsize=10)
     fig.tight_layout()
     return save(fig, path)[0]
