@@ -20,6 +20,15 @@ report draw it, and checks and thresholds may name it (names are validated: ``Me
                   thresholded prediction, mean_x 1{(f(x) > c) != (f*(x) > c)}.
 * ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
                   scalar learned feature phi(x) and the true intermediate feature h*(x) (mean over branches).
+
+Which metrics a trial has follows from the declared capabilities of its learner and target
+(``learners.base.LearnerCapability``, ``targets.base.TargetCapability``), never from probing:
+
+    overlap_w      learner "first_layer"            and target "subspace"
+    overlap_h      learner "hidden_preactivation"   and target "hidden_features"
+    feature_corr   learner "learned_feature"        and target "hidden_features"
+    class_error    target "classification"
+    the others     always
 """
 
 from __future__ import annotations
@@ -113,29 +122,28 @@ class Metric:
 
 
 def _class_error(t: Trial) -> Array | None:
-    c = t.target.class_threshold
-    if c is None:
+    if "classification" not in t.target.capabilities:
         return None
+    c = t.target.class_threshold
     return jnp.mean(((t.predict_test() > c) != (t.test.f > c)).astype(t.test.f.dtype))
 
 
 def _overlap_w(t: Trial) -> Array | None:
-    w = t.learner.first_layer(t.params)
-    bases = t.target.subspaces(t.inst)
-    if w is None or bases.shape[1] >= bases.shape[2]:  # a subspace that is all of R^d says nothing
+    if "first_layer" not in t.learner.capabilities or "subspace" not in t.target.capabilities:
         return None
-    return subspace_overlap_per_branch(w, bases)
+    return subspace_overlap_per_branch(t.learner.first_layer(t.params), t.target.subspaces(t.inst))
 
 
 def _overlap_h(t: Trial) -> Array | None:
-    u = t.learner.hidden_preactivation(t.params, t.test.x)
-    return None if u is None else feature_overlap_per_branch(u, t.test.h)
+    if "hidden_preactivation" not in t.learner.capabilities or "hidden_features" not in t.target.capabilities:
+        return None
+    return feature_overlap_per_branch(t.learner.hidden_preactivation(t.params, t.test.x), t.test.h)
 
 
 def _feature_corr(t: Trial) -> Array | None:
-    phi = t.learner.learned_feature(t.params, t.test.x)
-    if phi is None:
+    if "learned_feature" not in t.learner.capabilities or "hidden_features" not in t.target.capabilities:
         return None
+    phi = t.learner.learned_feature(t.params, t.test.x)
     return jnp.mean(jnp.abs(jax.vmap(lambda h: pearson(phi, h), in_axes=1)(t.test.h)))
 
 

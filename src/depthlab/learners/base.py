@@ -6,9 +6,23 @@
     params = spec.fit_task(key, target, inst, train)   what the sweep calls; = fit(key, train.x, train.y)
                                             except for learners that also draw from a related task
     yhat = spec.predict(params, x)
-    spec.first_layer(params)                (p1, d) first-layer weights, or None   -> overlap M_W
-    spec.hidden_preactivation(params, x)    (n, p2) second-layer preactivations, or None -> overlap M_h
-    spec.learned_feature(params, x)         (n,) a learned scalar feature, or None      -> feature_corr
+    spec.memory_bytes(d, n), spec.flops(d, n)   peak working set and operation count of one trial's fit
+                                            (required: the sweep sizes its chunks and its schedule with them)
+    spec.memory_limit_gb()                  the largest working set a trial may have (None: no limit)
+
+Capabilities (scikit-learn's estimator tags): what else a learner provides is declared, not probed.
+``spec.capabilities`` is a frozenset drawn from the closed vocabulary ``LearnerCapability``; each one names a
+method, which a learner that declares it overrides, and which raises NotImplementedError on one that does not:
+
+    "first_layer"            spec.first_layer(params)              (p1, d) first-layer weights   -> overlap M_W
+    "hidden_preactivation"   spec.hidden_preactivation(params, x)  (n, p2) second-layer preactivations -> M_h
+    "learned_feature"        spec.learned_feature(params, x)       (n,) a learned scalar feature -> feature_corr
+
+A learner kind declares them as a class variable, ``capabilities: ClassVar[frozenset[LearnerCapability]]``;
+where they depend on the configuration (``OneStepBase``: the ``features`` setting) the class computes them in
+a ``capabilities`` property instead. The metrics (``depthlab.metrics``) ask ``"first_layer" in
+spec.capabilities``; the conformance suite (tests/test_conformance.py) checks that every declared method
+returns its shape and every undeclared one raises.
 
 All hyperparameters live in the (frozen, validated) spec with the paper's defaults. ``max_n`` (every
 learner) skips the cells of a sweep with more samples (e.g. a dual kernel solve beyond its memory); it does
@@ -18,18 +32,30 @@ not change any number, so it is not part of a cell's identity.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, Literal, get_args
 
 from jax import Array
 from pydantic import Field, PositiveInt
 
 from depthlab.config import Config
 
+LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature"]
+LEARNER_CAPABILITIES: frozenset[LearnerCapability] = frozenset(get_args(LearnerCapability))
+
 
 class LearnerSpec(Config):
     kind: str = Field(description="learner kind (discriminator)")
     max_n: PositiveInt | None = Field(default=None, description="run this learner only on cells with n <= max_n "
                                       "(None: all); skips cells, changes no number")
+
+    @property
+    def capabilities(self) -> frozenset[LearnerCapability]:
+        """What this learner provides beyond fit and predict (module docstring); none by default. A learner
+        kind overrides it with a class variable, or with a property where its configuration decides."""
+        return frozenset()
+
+    def _undeclared(self, capability: LearnerCapability) -> NotImplementedError:
+        return NotImplementedError(f"{self.kind} does not declare {capability}")
 
     def resolve(self, d: int, n: int, n_max: int) -> LearnerSpec:
         """Return a copy with every grid-dependent hyperparameter made explicit."""
@@ -50,31 +76,39 @@ class LearnerSpec(Config):
     @abstractmethod
     def predict(self, params: Any, x: Array) -> Array: ...
 
-    def first_layer(self, params: Any) -> Array | None:
-        return None
+    def first_layer(self, params: Any) -> Array:
+        """(p1, d) first-layer weights (capability ``first_layer``)."""
+        raise self._undeclared("first_layer")
 
-    def hidden_preactivation(self, params: Any, x: Array) -> Array | None:
-        return None
+    def hidden_preactivation(self, params: Any, x: Array) -> Array:
+        """(n, p2) second-layer preactivations at the inputs x (capability ``hidden_preactivation``)."""
+        raise self._undeclared("hidden_preactivation")
 
-    def learned_feature(self, params: Any, x: Array) -> Array | None:
-        """(n,) the single scalar feature the learner built (e.g. Nichani et al.'s phi(x)), or None."""
-        return None
+    def learned_feature(self, params: Any, x: Array) -> Array:
+        """(n,) the single scalar feature the learner built (e.g. Nichani et al.'s phi(x); capability
+        ``learned_feature``)."""
+        raise self._undeclared("learned_feature")
 
+    @abstractmethod
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         """Estimate of the peak working set of one trial's ``fit`` (for chunking trials)."""
-        return 8 * n * d * itemsize
+
+    @abstractmethod
+    def flops(self, d: int, n: int) -> float:
+        """Floating-point operations of one trial's ``fit``, counted from the shapes (dominant terms)."""
+
+    def memory_limit_gb(self) -> float | None:
+        """The largest ``memory_bytes`` estimate (GiB) a trial may need before ``check_feasible`` refuses the
+        cell; None: no limit (the default). Learners with a ``max_memory_gb`` field return it."""
+        return None
 
     def check_feasible(self, d: int, n: int, itemsize: int = 4) -> None:
-        """Raise ValueError (saying what it would need) if a cell of this size cannot run: learners with a
-        ``max_memory_gb`` field refuse cells whose ``memory_bytes`` estimate exceeds it."""
-        limit = getattr(self, "max_memory_gb", None)
+        """Raise ValueError (saying what it would need) if a cell of this size cannot run: a learner with a
+        ``memory_limit_gb`` refuses cells whose ``memory_bytes`` estimate exceeds it."""
+        limit = self.memory_limit_gb()
         need = self.memory_bytes(d, n, itemsize) / 1024**3
         if limit is not None and need > limit:
             raise ValueError(
                 f"{self.kind} at d={d}, n={n} needs {need:.1f} GiB per trial (> max_memory_gb={limit:g}); "
                 "lower kappa_max, or raise methods.<name>.max_memory_gb"
             )
-
-    def flops(self, d: int, n: int) -> float:
-        """Floating-point operations of one trial's ``fit``, counted from the shapes (dominant terms)."""
-        return 2.0 * n * d

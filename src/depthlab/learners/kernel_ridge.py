@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from itertools import combinations_with_replacement
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -30,8 +30,15 @@ from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from depthlab.learners.base import LearnerSpec
-from depthlab.learners.kernels import erf_nngp, polynomial_kernel, relu_nngp, relu_ntk
+from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.kernels import (  # noqa: F401  (the kernel functions stay importable from here)
+    KERNELS,
+    KernelName,
+    erf_nngp,
+    polynomial_kernel,
+    relu_nngp,
+    relu_ntk,
+)
 
 
 class KernelParams(NamedTuple):
@@ -61,7 +68,9 @@ class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
 
     kind: Literal["kernel"] = Field(default="kernel", description="learner kind (discriminator)")
-    kernel: Literal["polynomial", "relu_ntk", "relu_nngp", "erf_nngp"] = Field(
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset()  # no features: a kernel has no layers
+
+    kernel: KernelName = Field(
         default="polynomial", description="K: 'polynomial' sum_{j<=degree} (x.x'/scale)^j, the 2-layer ReLU "
         "'relu_ntk' / 'relu_nngp', or the bounded 'erf_nngp' (Safran & Lee baseline)")
     degree: PositiveInt = Field(default=2, description="q: highest power of the polynomial kernel "
@@ -77,25 +86,22 @@ class KernelRidge(LearnerSpec):
 
     @model_validator(mode="after")
     def _primal_needs_polynomial(self) -> KernelRidge:
-        if self.kernel != "polynomial" and self.solver == "primal":
+        if not KERNELS[self.kernel].finite_features and self.solver == "primal":
             raise ValueError(f"the {self.kernel} kernel has no finite feature map: use solver 'dual' or 'auto'")
         return self
 
+    def memory_limit_gb(self) -> float:
+        return self.max_memory_gb
+
     def chosen_solver(self, d: int, n: int) -> str:
-        if self.kernel != "polynomial":
+        if not KERNELS[self.kernel].finite_features:
             return "dual"
         if self.solver != "auto":
             return self.solver
         return "primal" if num_features(d, self.degree) < n else "dual"
 
     def gram(self, x1: Array, x2: Array) -> Array:
-        if self.kernel == "relu_ntk":
-            return relu_ntk(x1, x2)
-        if self.kernel == "relu_nngp":
-            return relu_nngp(x1, x2)
-        if self.kernel == "erf_nngp":
-            return erf_nngp(x1, x2, self.scale)
-        return polynomial_kernel(x1, x2, self.degree, self.scale)
+        return KERNELS[self.kernel].gram(x1, x2, self.degree, self.scale)
 
     def fit(self, key: Array, x: Array, y: Array) -> KernelParams:
         n, d = x.shape

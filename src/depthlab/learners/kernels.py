@@ -17,11 +17,18 @@ with rho = x . x' / (|x| |x'|).
 Erf network (Williams 1998), f(x) = (1/sqrt(m)) sum_i a_i erf(w_i . x + b_i),  w_i ~ N(0, I_d/(s d)),  b_i ~ N(0, 1):
     NNGP:  K(x, x') = (2/pi) arcsin( 2 q(x, x') / sqrt((1 + 2 q(x, x)) (1 + 2 q(x', x'))) ),  q = 1 + x.x'/(s d),
 a bounded kernel (the infinite-width random-features limit of a sigmoidal hidden layer).
+
+``KERNELS`` is the registry the kernel learners look kernels up in: name -> ``KernelDef`` (the Gram matrix as a
+function of (x1, x2, degree, scale), and whether it has a finite feature map, i.e. a primal solve). A new kernel
+is one entry here and one name in ``KernelName``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import jax.numpy as jnp
 from jax import Array
@@ -81,3 +88,24 @@ def erf_nngp(x1: Array, x2: Array, scale: float = 1.0) -> Array:
     q2 = 1.0 + jnp.sum(x2 * x2, axis=-1) / (scale * d)
     arg = 2 * q12 / jnp.sqrt((1 + 2 * q1)[:, None] * (1 + 2 * q2)[None, :])
     return (2 / math.pi) * jnp.arcsin(jnp.clip(arg, -1.0, 1.0))
+
+
+KernelName = Literal["polynomial", "relu_ntk", "relu_nngp", "erf_nngp"]
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    """One kernel: ``gram(x1, x2, degree, scale)`` -> (n1, n2) (each kernel uses the parameters it has), and
+    ``finite_features``: whether it has the finite feature map of ``kernel_ridge.polynomial_features``."""
+
+    gram: Callable[[Array, Array, int, float], Array]
+    finite_features: bool = False
+
+
+KERNELS: dict[str, KernelDef] = {
+    "polynomial": KernelDef(polynomial_kernel, finite_features=True),
+    "relu_ntk": KernelDef(lambda x1, x2, degree, scale: relu_ntk(x1, x2)),
+    "relu_nngp": KernelDef(lambda x1, x2, degree, scale: relu_nngp(x1, x2)),
+    "erf_nngp": KernelDef(lambda x1, x2, degree, scale: erf_nngp(x1, x2, scale)),
+}
+assert set(KERNELS) == set(get_args(KernelName)), "KERNELS and KernelName must name the same kernels"

@@ -36,7 +36,7 @@ from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from depthlab.hermite import gauss_hermite
-from depthlab.learners.base import LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec
 from depthlab.learners.common import relu, ridge_readout
 from depthlab.targets.activations import get_activation
 
@@ -58,7 +58,13 @@ def first_step(a0: Array, b0: Array, w0: Array, psi: Array, y: Array) -> Array:
 
 
 class OneStepBase(LearnerSpec):
-    """The two stages on given data: one big GD step on W (stage-1 data), ridge on a (stage-2 data)."""
+    """The two stages on given data: one big GD step on W (stage-1 data), ridge on a (stage-2 data).
+
+    Capabilities depend on ``features`` (the ``capabilities`` property): with ``"input"`` the stepped layer acts
+    on x itself, so its weights are a first layer (``first_layer``) and phi(x) = g . x / sqrt(d) is linear, not a
+    learned feature; with ``"relu_random"`` the stepped layer acts on frozen random features (no first layer on
+    x to compare with span(W*)) and phi(x) = g . psi(x) is Nichani et al.'s learned feature
+    (``learned_feature``)."""
 
     width: PositiveInt = Field(default=1024, description="m: hidden units of the stepped layer, even (symmetric "
                                "initialisation in pairs)")
@@ -82,6 +88,13 @@ class OneStepBase(LearnerSpec):
                          "times n2")
     max_memory_gb: PositiveFloat = Field(default=8.0, description="refuse cells whose feature matrices need more "
                                          "than this many GiB per trial")
+
+    def memory_limit_gb(self) -> float:
+        return self.max_memory_gb
+
+    @property
+    def capabilities(self) -> frozenset[LearnerCapability]:
+        return frozenset({"first_layer"}) if self.features == "input" else frozenset({"learned_feature"})
 
     @field_validator("feature_activation")
     @classmethod
@@ -144,12 +157,18 @@ class OneStepBase(LearnerSpec):
     def predict(self, params: OneStepParams, x: Array) -> Array:
         return relu((self._psi(params.v, x) - params.mu) @ params.w.T + params.b) @ params.a
 
-    def first_layer(self, params: OneStepParams) -> Array | None:
-        return params.w if self.features == "input" else None
+    def first_layer(self, params: OneStepParams) -> Array:
+        """The stepped weights W (m, d), with ``features="input"`` only."""
+        if "first_layer" not in self.capabilities:
+            raise self._undeclared("first_layer")
+        return params.w
 
-    def learned_feature(self, params: OneStepParams, x: Array) -> Array | None:
-        """phi(x) = g . psi(x) of the 3-layer version; None for the 2-layer one (psi = x / sqrt(d): linear)."""
-        return None if self.features == "input" else (self._psi(params.v, x) - params.mu) @ params.g
+    def learned_feature(self, params: OneStepParams, x: Array) -> Array:
+        """phi(x) = g . psi(x) of the 3-layer version (``features="relu_random"``); the 2-layer one has none
+        (psi = x / sqrt(d): linear)."""
+        if "learned_feature" not in self.capabilities:
+            raise self._undeclared("learned_feature")
+        return (self._psi(params.v, x) - params.mu) @ params.g
 
     def _dim(self) -> int | None:
         return None if self.features == "input" else (self.feature_width or 8192)

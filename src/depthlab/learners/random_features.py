@@ -9,13 +9,13 @@ As p -> infinity with ReLU and no bias, (1/p) Phi Phi^T -> the NNGP kernel ``ker
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 from jax import Array
 from pydantic import Field, PositiveInt, field_validator
 
-from depthlab.learners.base import LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec
 from depthlab.learners.common import ridge_readout, uniform_bias
 from depthlab.targets.activations import get_activation
 
@@ -28,6 +28,8 @@ class RandomFeaturesParams(NamedTuple):
 
 class RandomFeatures(LearnerSpec):
     """Frozen random first layer of width p, ridge readout (see module docstring)."""
+
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 
     kind: Literal["random_features"] = Field(default="random_features", description="learner kind (discriminator)")
     p: PositiveInt = Field(default=1024, description="width p of the frozen random first layer")

@@ -15,13 +15,14 @@ Standard initialisation (LeCun): W_ij ~ N(0, 1/d), b_j ~ U(-1, 1), u_j ~ N(0, 1/
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
+from depthlab.learners.base import LearnerCapability
 from depthlab.learners.common import uniform_bias
 from depthlab.learners.two_sigmoid import PolynomialWidth, input_scale
 from depthlab.targets.activations import get_activation
@@ -60,6 +61,8 @@ def shallow_gradient(p: ShallowParams, x: Array, y: Array, act: str) -> ShallowP
 class ShallowGD(PolynomialWidth):
     """u^T s(W x~ + b) + u_0, every parameter trained by full-batch GD from a standard init; width d^2 by
     default, matched to the depth-2 learner's."""
+
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 
     kind: Literal["shallow_gd"] = Field(default="shallow_gd", description="learner kind (discriminator)")
     activation: str = Field(default="sigmoid", description="s in u^T s(W x~ + b) + u_0; sigmoidal by default: "

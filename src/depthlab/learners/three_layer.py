@@ -24,14 +24,14 @@ Widths: p1 = int(n_max^{1-delta}) with delta = 0.1 (n_max the largest n of the s
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from depthlab.learners.base import LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec
 from depthlab.learners.common import (
     Sampler,
     batch_size,
@@ -86,6 +86,8 @@ def _layer2_half_sse(w2: Array, b2: Array, w3: Array, h1: Array, y: Array) -> Ar
 
 
 class _ThreeLayerBase(LearnerSpec):
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer", "hidden_preactivation"})
+
     p1: PositiveInt | None = Field(default=None, description="first hidden width; None: int(n_max^(1-delta)), "
                                    "n_max the largest n of the sweep (public code)")
     delta: float = Field(default=0.1, ge=0.0, lt=1.0, description="p1 = int(n_max^(1-delta)) (public code, "

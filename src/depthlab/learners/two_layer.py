@@ -10,14 +10,14 @@ on minibatches of m = int(0.7 n) samples (int(T/0.7) steps); then w_2 = (H^T H +
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from depthlab.learners.base import LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec
 from depthlab.learners.common import (
     Sampler,
     batch_size,
@@ -41,6 +41,8 @@ def two_layer_forward(p: TwoLayerParams, x: Array) -> Array:
 
 class TwoLayer(LearnerSpec):
     """2-layer net: W_1 by minibatch GD, ridge readout (module docstring has the update)."""
+
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 
     kind: Literal["two_layer"] = Field(default="two_layer", description="learner kind (discriminator)")
     p: PositiveInt | None = Field(default=None, description="hidden width; None: int(int(n_max^(1-delta)) / "

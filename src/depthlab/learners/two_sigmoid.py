@@ -17,19 +17,22 @@ with A = [phi(X), 1] (n x (p+1)), u = A theta, and L = c_loss tr(A^T A)/n >= the
 a step size that needs no tuning across d and p. ``output = "linear"`` drops the outer sigmoid
 (N = u, square loss): the ablation that isolates the second non-linearity; with ``readout = "lstsq"`` its
 output weights are the exact least-squares fit on the same features, the best any linear output can do.
+The (output, loss) choices are one table, ``OUTPUT_HEADS`` (output -> loss -> ``OutputHead``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from depthlab.learners.base import LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec
 from depthlab.learners.common import uniform_bias
 
 _SIGMOID_SQUARE_CURVATURE = 1 / 16 + 1 / (6 * math.sqrt(3))  # max sigma'^2 + max |sigma''| (|N - y| <= 1)
@@ -70,28 +73,62 @@ class PolynomialWidth(LearnerSpec):
         return self.p
 
 
+@dataclass(frozen=True)
+class OutputHead:
+    """An output neuron N(u) with its loss F (module docstring): ``residual(u, y)`` r with grad_theta F =
+    A^T r / n, ``loss(u, y)`` F, and the curvature constant c_loss of the step size lr / L."""
+
+    residual: Callable[[Array, Array], Array]
+    loss: Callable[[Array, Array], Array]
+    curvature: float
+
+
+def _sigmoid_square_residual(u: Array, y: Array) -> Array:
+    out = jax.nn.sigmoid(u)
+    return (out - y) * out * (1 - out)
+
+
+_LINEAR_SQUARE = OutputHead(
+    residual=lambda u, y: u - y,
+    loss=lambda u, y: 0.5 * jnp.mean((u - y) ** 2),
+    curvature=1.0,
+)
+
+# output -> loss -> head; a linear output has the square loss whatever ``loss`` says
+OUTPUT_HEADS: dict[str, dict[str, OutputHead]] = {
+    "linear": {"square": _LINEAR_SQUARE, "logistic": _LINEAR_SQUARE},
+    "sigmoid": {
+        "square": OutputHead(
+            residual=_sigmoid_square_residual,
+            loss=lambda u, y: 0.5 * jnp.mean((jax.nn.sigmoid(u) - y) ** 2),
+            curvature=_SIGMOID_SQUARE_CURVATURE,
+        ),
+        "logistic": OutputHead(
+            residual=lambda u, y: jax.nn.sigmoid(u) - y,
+            loss=lambda u, y: jnp.mean(jnp.logaddexp(0.0, u) - y * u),
+            curvature=0.25,
+        ),
+    },
+}
+
+
+OUTPUT_LINKS: dict[str, Callable[[Array], Array]] = {"linear": lambda u: u, "sigmoid": jax.nn.sigmoid}  # N(u)
+
+
 def output_gradient(theta: Array, a: Array, y: Array, loss: str, output: str) -> Array:
     """grad_theta F for the output neuron (module docstring), a = [phi, 1] of shape (n, p+1)."""
-    u = a @ theta
-    if output == "linear":
-        return a.T @ (u - y) / y.shape[0]
-    out = jax.nn.sigmoid(u)
-    r = out - y if loss == "logistic" else (out - y) * out * (1 - out)
-    return a.T @ r / y.shape[0]
+    return a.T @ OUTPUT_HEADS[output][loss].residual(a @ theta, y) / y.shape[0]
 
 
 def output_loss(theta: Array, a: Array, y: Array, loss: str, output: str) -> Array:
     """F(theta) whose gradient ``output_gradient`` is."""
-    u = a @ theta
-    if output == "linear":
-        return 0.5 * jnp.mean((u - y) ** 2)
-    if loss == "logistic":
-        return jnp.mean(jnp.logaddexp(0.0, u) - y * u)
-    return 0.5 * jnp.mean((jax.nn.sigmoid(u) - y) ** 2)
+    return OUTPUT_HEADS[output][loss].loss(a @ theta, y)
 
 
 class TwoSigmoid(PolynomialWidth):
     """sigma(v^T sigma(W x + b) + v_0), W, b frozen at random, (v, v_0) by GD (module docstring)."""
+
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset()  # the hidden layer is frozen at random
 
     kind: Literal["two_sigmoid"] = Field(default="two_sigmoid", description="learner kind (discriminator)")
     weight_scale: PositiveFloat = Field(
@@ -129,9 +166,7 @@ class TwoSigmoid(PolynomialWidth):
         return self
 
     def curvature(self) -> float:
-        if self.output == "linear":
-            return 1.0
-        return 0.25 if self.loss == "logistic" else _SIGMOID_SQUARE_CURVATURE
+        return OUTPUT_HEADS[self.output][self.loss].curvature
 
     def hidden(self, key: Array, x: Array) -> tuple[Array, Array]:
         """The frozen hidden layer (W, b) for training inputs x."""
@@ -179,8 +214,7 @@ class TwoSigmoid(PolynomialWidth):
         return jax.nn.sigmoid(x @ params.w.T + params.b) @ params.v + params.v0
 
     def predict(self, params: TwoSigmoidParams, x: Array) -> Array:
-        u = self.preactivation(params, x)
-        return u if self.output == "linear" else jax.nn.sigmoid(u)
+        return OUTPUT_LINKS[self.output](self.preactivation(params, x))
 
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
         return itemsize * (3 * n * self.width + 2 * n * d + self.width * d)

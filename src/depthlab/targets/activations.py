@@ -9,6 +9,9 @@ Names:
   ``herm:c0,c1,...``  sum_k c_k He_k/sqrt(k!) (a unit-normalised Hermite series, e.g. ``herm:0,1,0,1``)
   ``sigmoid``   1/(1 + e^{-z}) (the logistic sigmoid);
   ``relu``      max(z, 0);   ``identity``  z;   ``sign``  sign(z);   ``abs``  |z|
+
+Two tables: ``_FIXED`` (name -> activation) and ``_FAMILIES`` (name pattern -> builder, for the parametrised
+names); a new activation is one entry in either.
 """
 
 from __future__ import annotations
@@ -52,9 +55,27 @@ _FIXED: dict[str, Activation] = {
     "abs": Activation("abs", jnp.abs, None),
 }
 
-_HE = re.compile(r"^he([1-8])(:unit)?$")
-_TANH = re.compile(r"^tanh:([0-9]*\.?[0-9]+)$")
-_HERM = re.compile(r"^herm:(-?[0-9.]+(?:,-?[0-9.]+)*)$")
+
+def _hermite_k(m: re.Match[str]) -> Activation:
+    k = int(m.group(1))
+    return Activation(m.string, hermite_series({k: 1.0}, "unit" if m.group(2) else "factorial"), k)
+
+
+def _hermite_series(m: re.Match[str]) -> Activation:
+    coeffs = {k: float(c) for k, c in enumerate(m.group(1).split(",")) if float(c) != 0.0}
+    return Activation(m.string, hermite_series(coeffs, "unit"), max(coeffs, default=0))
+
+
+def _tanh_c(m: re.Match[str]) -> Activation:
+    return Activation(m.string, _scaled_tanh(float(m.group(1))), None)
+
+
+# The parametrised families: name pattern -> builder from its match, tried in order after ``_FIXED``.
+_FAMILIES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Activation]]] = [
+    (re.compile(r"^he([1-8])(:unit)?$"), _hermite_k),
+    (re.compile(r"^herm:(-?[0-9.]+(?:,-?[0-9.]+)*)$"), _hermite_series),
+    (re.compile(r"^tanh:([0-9]*\.?[0-9]+)$"), _tanh_c),
+]
 
 
 def get_activation(name: str) -> Activation:
@@ -62,18 +83,10 @@ def get_activation(name: str) -> Activation:
     key = name.strip().lower()
     if key in _FIXED:
         return _FIXED[key]
-    m = _HE.match(key)
-    if m:
-        k = int(m.group(1))
-        return Activation(key, hermite_series({k: 1.0}, "unit" if m.group(2) else "factorial"), k)
-    m = _HERM.match(key)
-    if m:
-        coeffs = {k: float(c) for k, c in enumerate(m.group(1).split(",")) if float(c) != 0.0}
-        degree = max(coeffs, default=0)
-        return Activation(key, hermite_series(coeffs, "unit"), degree)
-    m = _TANH.match(key)
-    if m:
-        return Activation(key, _scaled_tanh(float(m.group(1))), None)
+    for pattern, build in _FAMILIES:
+        m = pattern.match(key)
+        if m:
+            return build(m)
     raise ValueError(
         f"unknown activation {name!r}; valid: {', '.join(sorted(_FIXED))}, heK, heK:unit (K=1..8), tanh:c, "
         "herm:c0,c1,..."

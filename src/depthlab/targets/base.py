@@ -2,21 +2,37 @@
 
     inst  = spec.draw(key)               hidden parameters of one trial (W*, a*, U, ...), a pytree
     batch = spec.sample(inst, key, n)    x (n,d), y (n,), clean f*(x) (n,), hidden features z, h
-    S     = spec.subspaces(inst)         (B, D, d): orthonormal bases of the hidden subspace(s)
 
 ``z`` are the linear hidden features (e.g. W* x) and ``h`` the intermediate non-linear features
 (e.g. h*(x) of Dandi et al.), one column per branch; the metrics compare learned features with them.
+
+Capabilities (as for learners, ``learners.base``): what else a target provides is declared in
+``spec.capabilities``, a frozenset from the closed vocabulary ``TargetCapability``, and the metrics ask it:
+
+    "subspace"         spec.subspaces(inst) -> (B, D, d) orthonormal bases of the hidden subspace(s), with
+                       D < d: f* depends on x only through them (-> overlap M_W); raises NotImplementedError
+                       on a target that does not declare it (e.g. a radial target, or a full-rank quadratic
+                       form: a "subspace" that is all of R^d says nothing)
+    "classification"   spec.class_threshold c: f* > c is the positive class, for targets that are (smoothed)
+                       indicators (-> class_error)
+    "hidden_features"  batch.h holds meaningful intermediate features (n, B) (-> overlap_h, feature_corr)
+
+A target family declares them as a class variable ``capabilities: ClassVar[frozenset[TargetCapability]]``, or
+computes them in a ``capabilities`` property where its configuration decides (e.g. a quadratic form's rank).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
 from jax import Array
 from pydantic import Field
 
 from depthlab.config import Config
+
+TargetCapability = Literal["subspace", "classification", "hidden_features"]
+TARGET_CAPABILITIES: frozenset[TargetCapability] = frozenset(get_args(TargetCapability))
 
 
 class Batch(NamedTuple):
@@ -32,8 +48,14 @@ class TargetSpec(Config):
 
     family: str = Field(description="target family (discriminator)")
     d: int = Field(description="input dimension")
-    # f > class_threshold is the positive class, for targets that are (smoothed) indicators; None otherwise
-    class_threshold: ClassVar[float | None] = None
+    # f > class_threshold is the positive class: set by (and only by) targets declaring "classification"
+    class_threshold: ClassVar[float]
+
+    @property
+    def capabilities(self) -> frozenset[TargetCapability]:
+        """What this target provides beyond draw and sample (module docstring); none by default. A family
+        overrides it with a class variable, or with a property where its configuration decides."""
+        return frozenset()
 
     @abstractmethod
     def draw(self, key: Array) -> Any: ...
@@ -41,8 +63,9 @@ class TargetSpec(Config):
     @abstractmethod
     def sample(self, inst: Any, key: Array, n: int) -> Batch: ...
 
-    @abstractmethod
-    def subspaces(self, inst: Any) -> Array: ...
+    def subspaces(self, inst: Any) -> Array:
+        """(B, D, d): orthonormal bases of the hidden subspace(s), D < d (capability ``subspace``)."""
+        raise NotImplementedError(f"{self.family} does not declare subspace")
 
     def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
         """Reference error levels (E f*^2 and best approximations in given function classes)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from itertools import combinations_with_replacement
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,7 @@ from jax import Array
 from pydantic import Field, field_validator, model_validator
 
 from depthlab.targets.activations import Activation, get_activation
-from depthlab.targets.base import Batch, TargetSpec
+from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
 
 def int_power(d: int, e: float) -> int:
@@ -48,6 +48,9 @@ class HierInstance(NamedTuple):
 
 class HierarchicalTarget(TargetSpec):
     """SIGHT / MIGHT / deep hierarchical Gaussian target (see module docstring for the formulas)."""
+
+    # each branch's block of W* has D_1 / r <= d^eps_1 < d rows: always a proper subspace
+    capabilities: ClassVar[frozenset[TargetCapability]] = frozenset({"subspace", "hidden_features"})
 
     family: Literal["sight", "might", "deep"] = Field(
         default="sight", description="target family (discriminator): 'sight' one branch, 'might' r branches, "

@@ -15,7 +15,7 @@ Label: f*(x) = (g(h*(x)) - E g(Z)) / sd g(Z), Z ~ N(0, 1) (Gauss-Hermite), so E 
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from depthlab.hermite import gauss_hermite
 from depthlab.targets.activations import get_activation
-from depthlab.targets.base import Batch, TargetSpec
+from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
 InputLaw = Literal["gaussian", "sphere"]
 
@@ -76,6 +76,8 @@ class _LinkTarget(TargetSpec):
         return f, y
 
     def subspaces(self, inst: IndexInstance) -> Array:
+        if "subspace" not in self.capabilities:
+            raise NotImplementedError(f"{self.family} does not declare subspace")
         return inst.basis[None]
 
 
@@ -84,6 +86,8 @@ class SingleIndexTarget(_LinkTarget):
 
     family: Literal["single_index"] = Field(default="single_index", description="target family (discriminator): "
                                             "h*(x) = beta . x")
+
+    capabilities: ClassVar[frozenset[TargetCapability]] = frozenset({"subspace", "hidden_features"})  # 1 < d
 
     def draw(self, key: Array) -> IndexInstance:
         b = jax.random.normal(key, (1, self.d))
@@ -116,6 +120,11 @@ class QuadraticTarget(_LinkTarget):
     @property
     def k(self) -> int:
         return self.rank or self.d
+
+    @property
+    def capabilities(self) -> frozenset[TargetCapability]:
+        """``subspace`` only for a rank k < d: the eigenbasis of a full-rank A spans all of R^d."""
+        return frozenset({"subspace", "hidden_features"}) if self.k < self.d else frozenset({"hidden_features"})
 
     def draw(self, key: Array) -> IndexInstance:
         q, _ = jnp.linalg.qr(jax.random.normal(key, (self.d, self.k)))

@@ -38,7 +38,7 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from depthlab.config import Config
 from depthlab.hermite import he_normalized
-from depthlab.targets.base import Batch, TargetSpec
+from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
 Head = Literal["source", "transfer", "transfer_full", "no_hessian"]
 
@@ -145,6 +145,11 @@ class MultiIndexTarget(TargetSpec):
         return head_terms(head or self.head, self.r, self.p, self.cond)
 
     @property
+    def capabilities(self) -> frozenset[TargetCapability]:
+        """``subspace`` only for r < d (U with r = d rows spans all of R^d)."""
+        return frozenset({"subspace", "hidden_features"}) if self.r < self.d else frozenset({"hidden_features"})
+
+    @property
     def degree(self) -> int:
         return max(sum(t.degrees) for t in self.expansion())
 
@@ -174,6 +179,8 @@ class MultiIndexTarget(TargetSpec):
         return self._sample(inst, key, n or self.source_size, self.expansion(self.source_head))
 
     def subspaces(self, inst: MultiIndexInstance) -> Array:
+        if "subspace" not in self.capabilities:
+            raise NotImplementedError(f"{self.family} does not declare subspace")
         return inst.u[None]
 
     def hessian(self, inst: MultiIndexInstance) -> Array:

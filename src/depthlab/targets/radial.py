@@ -29,14 +29,20 @@ Target: f*(x) = 1{||x|| <= r} (``smoothing`` = 0) or f*(x) = sigmoid((r - ||x||)
 with r = the median of rho by default (P(f* > 1/2) = 1/2, both classes carry mass; Safran & Lee need both
 classes non-negligible). Classification: f(x) > 1/2 predicts ||x|| <= r (``class_threshold``).
 
-Hidden features: z = h = ||x|| (n, 1), the only relevant statistic; the "subspace" is all of R^d.
+Hidden features: z = h = ||x|| (n, 1), the only relevant statistic; there is no hidden subspace (it would be all
+of R^d), so the target does not declare "subspace" (capabilities: "classification", "hidden_features").
+
+The radius laws are one table, ``RADIUS_LAWS`` (name -> CDF, sampler, median); a new law is one entry there
+and one name in ``RadiusLaw``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import ClassVar, Literal, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +51,7 @@ from jax import Array
 from pydantic import Field, model_validator
 from scipy import optimize, special
 
-from depthlab.targets.base import Batch, TargetSpec
+from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
 RadiusLaw = Literal["gaussian", "uniform", "lognormal", "bessel"]
 
@@ -124,7 +130,9 @@ class BallTarget(TargetSpec):
     lognormal_sigma: float = Field(default=0.5, gt=0.0, le=3.0, description="s of the lognormal law rho = sqrt(d) "
                                    "exp(s Z) (a benign comparison law)")
 
-    class_threshold: ClassVar[float | None] = 0.5  # f > 1/2 <=> inside the ball
+    # no "subspace": f* depends on the radius, not on a subspace (the only relevant direction set is all of R^d)
+    capabilities: ClassVar[frozenset[TargetCapability]] = frozenset({"classification", "hidden_features"})
+    class_threshold: ClassVar[float] = 0.5  # f > 1/2 <=> inside the ball
 
     @model_validator(mode="after")
     def _radius_has_mass(self) -> BallTarget:
@@ -141,15 +149,7 @@ class BallTarget(TargetSpec):
     def radius_cdf(self, rho: np.ndarray) -> np.ndarray:
         """Exact CDF of ||x|| (module docstring)."""
         rho = np.maximum(np.asarray(rho, dtype=np.float64), 0.0)
-        d = self.d
-        if self.radius_law == "gaussian":
-            return special.gammainc(d / 2, rho**2 / 2)
-        if self.radius_law == "uniform":
-            return np.clip(rho / (2 * math.sqrt(d)), 0.0, 1.0)
-        if self.radius_law == "lognormal":
-            with np.errstate(divide="ignore"):
-                return special.ndtr(np.log(rho / math.sqrt(d)) / self.lognormal_sigma)
-        return bessel_cdf_t(2 * math.pi * unit_volume_radius(d) * rho, d)
+        return RADIUS_LAWS[self.radius_law].cdf(rho, self.d, self.lognormal_sigma)
 
     @property
     def median_radius(self) -> float:
@@ -166,20 +166,7 @@ class BallTarget(TargetSpec):
 
     def sample_radius(self, key: Array, n: int, dtype: jnp.dtype) -> Array:
         """n i.i.d. radii from ``radius_law``."""
-        d = self.d
-        if self.radius_law == "gaussian":
-            return jnp.linalg.norm(jax.random.normal(key, (n, d), dtype), axis=-1)
-        if self.radius_law == "lognormal":
-            return math.sqrt(d) * jnp.exp(self.lognormal_sigma * jax.random.normal(key, (n,), dtype))
-        u = jax.random.uniform(key, (n,), dtype)
-        if self.radius_law == "uniform":
-            return 2 * math.sqrt(d) * u
-        tab = bessel_table(d)
-        u_nodes, rho_nodes = jnp.asarray(tab.u, dtype), jnp.asarray(tab.rho, dtype)
-        body = jnp.interp(u, u_nodes, rho_nodes)
-        rho_max, u_max = float(tab.rho[-1]), float(tab.u[-1])
-        tail = rho_max * tab.tail_mass / jnp.maximum(1.0 - u, jnp.finfo(dtype).tiny)
-        return jnp.where(u > u_max, jnp.maximum(tail, rho_max), body)
+        return RADIUS_LAWS[self.radius_law].sample(key, n, self.d, self.lognormal_sigma, dtype)
 
     def label(self, rho: Array, r: Array) -> Array:
         if self.smoothing == 0.0:
@@ -195,9 +182,6 @@ class BallTarget(TargetSpec):
         x = rho[:, None] * theta
         f = self.label(rho, inst.r)
         return Batch(x=x, y=f, f=f, z=rho[:, None], h=rho[:, None])
-
-    def subspaces(self, inst: BallInstance) -> Array:
-        return jnp.eye(self.d, dtype=inst.r.dtype)[None]
 
     def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
         """trivial = E f*^2 (predict 0); best_constant = Var f* (predict E f*). Exact, from the radius CDF."""
@@ -216,10 +200,61 @@ class BallTarget(TargetSpec):
 
 @functools.lru_cache(maxsize=256)
 def _median_radius(law: str, d: int, s: float) -> float:
-    if law in ("uniform", "lognormal"):
-        return math.sqrt(d)
-    if law == "gaussian":
-        return math.sqrt(2 * special.gammaincinv(d / 2, 0.5))
+    return RADIUS_LAWS[law].median(d, s)
+
+
+# ---- the radius laws: one entry each (``RADIUS_LAWS``) ---------------------------------------------------------
+@dataclass(frozen=True)
+class RadialLaw:
+    """One law of ||x||: ``cdf(rho, d, s)`` (numpy float64, rho >= 0), ``sample(key, n, d, s, dtype)`` n i.i.d.
+    radii, ``median(d, s)``; s is ``lognormal_sigma`` (used by the lognormal law only)."""
+
+    cdf: Callable[[np.ndarray, int, float], np.ndarray]
+    sample: Callable[[Array, int, int, float, jnp.dtype], Array]
+    median: Callable[[int, float], float]
+
+
+def _lognormal_cdf(rho: np.ndarray, d: int, s: float) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return special.ndtr(np.log(rho / math.sqrt(d)) / s)
+
+
+def _bessel_sample(key: Array, n: int, d: int, s: float, dtype: jnp.dtype) -> Array:
+    u = jax.random.uniform(key, (n,), dtype)
+    tab = bessel_table(d)
+    u_nodes, rho_nodes = jnp.asarray(tab.u, dtype), jnp.asarray(tab.rho, dtype)
+    body = jnp.interp(u, u_nodes, rho_nodes)
+    rho_max, u_max = float(tab.rho[-1]), float(tab.u[-1])
+    tail = rho_max * tab.tail_mass / jnp.maximum(1.0 - u, jnp.finfo(dtype).tiny)
+    return jnp.where(u > u_max, jnp.maximum(tail, rho_max), body)
+
+
+def _bessel_median(d: int, s: float) -> float:
     two_pi_r = 2 * math.pi * unit_volume_radius(d)
     t_half = optimize.brentq(lambda t: float(bessel_cdf_t(np.asarray(t), d)) - 0.5, 1e-6, 1e4, xtol=1e-13)
     return t_half / two_pi_r
+
+
+RADIUS_LAWS: dict[str, RadialLaw] = {
+    "gaussian": RadialLaw(
+        cdf=lambda rho, d, s: special.gammainc(d / 2, rho**2 / 2),
+        sample=lambda key, n, d, s, dtype: jnp.linalg.norm(jax.random.normal(key, (n, d), dtype), axis=-1),
+        median=lambda d, s: math.sqrt(2 * special.gammaincinv(d / 2, 0.5)),
+    ),
+    "uniform": RadialLaw(
+        cdf=lambda rho, d, s: np.clip(rho / (2 * math.sqrt(d)), 0.0, 1.0),
+        sample=lambda key, n, d, s, dtype: 2 * math.sqrt(d) * jax.random.uniform(key, (n,), dtype),
+        median=lambda d, s: math.sqrt(d),
+    ),
+    "lognormal": RadialLaw(
+        cdf=_lognormal_cdf,
+        sample=lambda key, n, d, s, dtype: math.sqrt(d) * jnp.exp(s * jax.random.normal(key, (n,), dtype)),
+        median=lambda d, s: math.sqrt(d),
+    ),
+    "bessel": RadialLaw(
+        cdf=lambda rho, d, s: bessel_cdf_t(2 * math.pi * unit_volume_radius(d) * rho, d),
+        sample=_bessel_sample,
+        median=_bessel_median,
+    ),
+}
+assert set(RADIUS_LAWS) == set(get_args(RadiusLaw)), "RADIUS_LAWS and RadiusLaw must name the same laws"
