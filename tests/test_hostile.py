@@ -94,3 +94,66 @@ def test_hostile_names_plot_and_report(hostile, tmp_path):
     res = runner.invoke(app, ["report", str(exp), "--store", str(store), "--boot", "20", "-o", str(tmp_path / "r")])
     _clean(res, 0)
     assert (tmp_path / "r" / "index.html").exists()
+
+
+# -- environment and output paths -----------------------------------------------------------------------------
+
+
+def test_unusable_compilation_cache_warns_once_and_runs(tmp_path, capsys):
+    from depthlab.sweep import runner as sweep_runner
+
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    for where in (afile, afile / "under"):
+        assert sweep_runner.enable_compilation_cache(where) is None
+        assert sweep_runner.enable_compilation_cache(where) is None
+        warned = capsys.readouterr().err
+        assert warned.count("warning: JAX compilation cache") == 1 and str(where) in warned
+
+
+def test_run_with_a_cache_under_a_file(hostile, tmp_path):
+    exp, _ = hostile
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(app, ["run", str(exp), "--store", str(tmp_path / "s.sqlite")],
+                        env={"DEPTHLAB_JAX_CACHE": str(tmp_path / "f" / "jax")})
+    _clean(res, 0)
+    assert "cells ok, 0 failed" in res.output and res.output.count("warning: JAX compilation cache") == 1
+
+
+@pytest.mark.parametrize(("text", "size"), [("2GiB", 2 * 2**30), ("512MiB", 512 * 2**20), ("1e9", 10**9),
+                                            ("2000000000", 2 * 10**9), ("1.5GB", 15 * 10**8)])
+def test_memory_budget_sizes(monkeypatch, text, size):
+    from depthlab.sweep.grid import memory_budget
+
+    monkeypatch.setenv("DEPTHLAB_MEMORY_BUDGET", text)
+    assert memory_budget() == size
+
+
+@pytest.mark.parametrize("text", ["garbage", "1.5", "0", "-1", "2 parsecs"])
+def test_bad_memory_budget_is_one_line_naming_the_variable(hostile, text):
+    _, store = hostile
+    res = runner.invoke(app, ["results", "--store", str(store)], env={"DEPTHLAB_MEMORY_BUDGET": text})
+    _clean(res, 2)
+    assert res.output.strip().count("\n") == 0 and "DEPTHLAB_MEMORY_BUDGET" in res.output
+
+
+def test_bad_output_paths_are_one_line_errors(hostile, tmp_path):
+    exp, store = hostile
+    afile = tmp_path / "existing"
+    afile.write_text("keep me")
+    cases = [
+        ["report", str(exp), "--boot", "20", "-o", str(afile)],
+        ["results", "--store", str(store), "--format", "csv", "-o", str(tmp_path / "missing-dir" / "r.csv")],
+        ["results", "--store", str(store), "--format", "parquet", "-o", str(tmp_path / "missing-dir" / "r.pq")],
+        ["results", "--store", str(store), "--format", "csv", "-o", str(afile / "r.csv")],
+        ["plot", "--store", str(store), "-o", str(tmp_path / "p.xyz")],
+        ["plot", "--store", str(store), "-o", str(afile / "p.png")],
+        ["exponents", "--preset", str(exp), "--boot", "20", "--format", "csv", "-o", str(tmp_path)],
+    ]
+    for args in cases:
+        if args[0] in ("report", "exponents"):
+            args += ["--store", str(store)]
+        res = runner.invoke(app, args)
+        _clean(res, 2)
+        assert res.output.strip().count("\n") == 0 and "error:" in res.output, (args, res.output)
+    assert afile.read_text() == "keep me" and not (tmp_path / "missing-dir").exists()

@@ -81,6 +81,52 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+@app.callback()
+def _main() -> None:
+    """Experiments on why depth helps."""
+    from depthlab.sweep.grid import MemoryBudgetError, memory_budget
+
+    try:
+        memory_budget()
+    except MemoryBudgetError as e:
+        raise _fail(str(e)) from None
+
+
+def _out_file(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
+    """``path`` as a file to write, checked up front: a one-line error if its folder is missing or is a file,
+    if it is a folder, or (with ``suffixes``) if its format is not one of them."""
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise _fail(f"cannot write {path}: unknown format {path.suffix or '(no suffix)'!r}; "
+                    f"use one of {', '.join(suffixes)}")
+    if path.is_dir():
+        raise _fail(f"cannot write {path}: it is a folder")
+    parent = path.parent
+    if not parent.exists():
+        raise _fail(f"cannot write {path}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise _fail(f"cannot write {path}: {parent} is not a folder")
+    return path
+
+
+def _out_dir(path: Path) -> Path:
+    """``path`` as a folder to write into (created with its parents): a one-line error if it or a parent is a
+    file."""
+    if path.exists() and not path.is_dir():
+        raise _fail(f"cannot write into {path}: it is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _fail(f"cannot create the folder {path}: {e.strerror or e}") from None
+    return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        _out_file(path).write_text(text)
+    except OSError as e:
+        raise _fail(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def _store(path: Path | None, readonly: bool = False) -> Store:
     try:
         return Store(path or default_store_path(), readonly=readonly)
@@ -481,7 +527,7 @@ def _print_failed(store: Path | None, preset: str | None, all_sweeps: bool, fmt:
     else:
         text = "no failed cells in " + ("the stored sweeps" if all_sweeps else f"the latest sweep of {sweeps[0][0]}")
     if output:
-        output.write_text(text if text.endswith("\n") else text + "\n")
+        _write_text(output, text if text.endswith("\n") else text + "\n")
         _say(err, f"wrote {len(table)} failed cells to {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -547,8 +593,11 @@ def results(
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        out = output or Path("results.parquet")
-        pq.write_table(pa.Table.from_pylist(table), out)
+        out = _out_file(output or Path("results.parquet"))
+        try:
+            pq.write_table(pa.Table.from_pylist(table), out)
+        except OSError as e:
+            raise _fail(f"cannot write {out}: {e}") from None
         _say(console, f"wrote {len(table)} rows to {out}")
         return
     if fmt is Fmt.json:
@@ -569,7 +618,7 @@ def results(
         w.writerows(table)
         text = buf.getvalue()
     if output:
-        output.write_text(text)
+        _write_text(output, text)
         _say(err, f"wrote {len(table)} rows to {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -585,8 +634,9 @@ def plot(
     store: StoreOpt = None,
 ) -> None:
     """Test error vs kappa (median, IQR band) per method, and the overlaps M_W, M_h vs kappa."""
-    from depthlab.plots import plot_sweep
+    from depthlab.plots import plot_sweep, supported_formats
 
+    _out_file(output, supported_formats())
     with _store(store, readonly=True) as st:
         p, sweep_id, trials = _stored_preset(st, preset)
         agg = aggregate(st.trial_rows(sweep_id, trials))
@@ -597,8 +647,11 @@ def plot(
     title = f"{p.name}: {p.description}"
     predicted = {m: pr.kappa_at(max(ds)) for m, pr in p.predictions.items()}
     tau = p.threshold.at(refs[max(ds)]) if p.threshold.metric == "test_mse" else None
-    out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted, threshold=tau,
-                     roles=p.method_roles)
+    try:
+        out = plot_sweep(agg, output, title=title, references=refs, theory=p.theory, predicted=predicted,
+                         threshold=tau, roles=p.method_roles)
+    except OSError as e:
+        raise _fail(f"cannot write {output}: {e.strerror or e}") from None
     _say(console, f"wrote {out} (and as PNG and SVG beside it)")
 
 
@@ -765,7 +818,7 @@ def exponents(
             w.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()} for r in table)
             text = buf.getvalue()
         if output:
-            output.write_text(text)
+            _write_text(output, text)
             _say(err, f"wrote {len(table)} rows to {output}")
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -822,8 +875,12 @@ def report(
     aggregates, configuration and provenance."""
     from depthlab.report import write_report
 
+    _out_dir(output)
     res = _results(store, preset, boot, seed, level)
-    page = write_report(res, output)
+    try:
+        page = write_report(res, output)
+    except OSError as e:
+        raise _fail(f"cannot write the report into {output}: {e.strerror or e}") from None
     _say(console, f"wrote {page} (checks: {summarize([r for _, r in res.check_results])})")
 
 

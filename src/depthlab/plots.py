@@ -90,6 +90,13 @@ def method_markers(methods: Sequence[str], roles: Mapping[str, str] | None = Non
     return {m: styled.get(m) or next(spare) for m in methods}
 
 
+def supported_formats() -> tuple[str, ...]:
+    """The figure file suffixes matplotlib can write (``.png``, ``.pdf``, ``.svg``, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(f".{ext}" for ext in sorted(FigureCanvasBase.get_supported_filetypes()))
+
+
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> list[Path]:
     """Write ``fig`` to ``path`` and as PNG and SVG beside it (``path`` with each suffix); returns the files
     written, ``path`` first."""

@@ -21,6 +21,43 @@ from depthlab.presets.base import Preset
 from depthlab.targets.base import TargetSpec
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block of vmapped trials
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+class MemoryBudgetError(ValueError):
+    """``$DEPTHLAB_MEMORY_BUDGET`` is not a positive size."""
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size as written: ``2000000000``, ``1e9`` (bytes), ``512MiB``, ``2GiB``, ``1.5GB``; a whole
+    positive number of bytes, else ``ValueError``."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size: give bytes (2000000000, 1e9) or a size with a unit (512MiB, 2GiB)")
+    value = float(m.group(1)) * _UNITS[unit]
+    if value <= 0:
+        raise ValueError(f"{text!r}: the size must be positive")
+    if value != int(value):
+        raise ValueError(f"{text!r} is not a whole number of bytes")
+    return int(value)
+
+
+def memory_budget() -> int:
+    """The memory budget of one block of vmapped trials: ``$DEPTHLAB_MEMORY_BUDGET`` (a size, see
+    :func:`parse_size`), default 2 GiB; :class:`MemoryBudgetError` naming the variable if it is not a size."""
+    text = os.environ.get("DEPTHLAB_MEMORY_BUDGET")
+    if text is None or text.strip() == "":
+        return DEFAULT_MEMORY_BUDGET
+    if text.strip().startswith("-"):
+        raise MemoryBudgetError(f"DEPTHLAB_MEMORY_BUDGET={text!r}: the size must be positive")
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise MemoryBudgetError(f"DEPTHLAB_MEMORY_BUDGET={e}") from None
 
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
 ALGORITHM_VERSION = 5  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
@@ -48,7 +85,7 @@ class Cell:
         """Trials per compiled call: ``trial_block``, fewer only if that many exceed the memory budget
         (``$DEPTHLAB_MEMORY_BUDGET``, default 2 GiB). Depends on the cell and the budget, never on how many
         trials are asked for."""
-        budget = budget or int(os.environ.get("DEPTHLAB_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
+        budget = budget or memory_budget()
         itemsize = 8 if self.precision == "float64" else 4
         per_trial = self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d
         return int(max(1, min(self.trial_block, budget // max(per_trial, 1))))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -78,10 +79,28 @@ def jit_disabled() -> bool:
     return bool(getattr(jax.config, "jax_disable_jit", False))
 
 
-def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path:
-    """Persist compiled programs across processes (a second run of the same preset compiles nothing)."""
-    cache = Path(path or os.environ.get("DEPTHLAB_JAX_CACHE") or Path.home() / ".cache" / "depthlab" / "jax")
-    cache.mkdir(parents=True, exist_ok=True)
+_CACHE_WARNED: set[str] = set()
+
+
+def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """Persist compiled programs across processes (a second run of the same preset compiles nothing).
+
+    The cache is an optimisation: where its folder cannot be created or written (a read-only HOME,
+    ``$DEPTHLAB_JAX_CACHE`` naming a file or a path under one) this warns once on stderr, runs without it
+    and returns None."""
+    try:
+        cache = Path(path or os.environ.get("DEPTHLAB_JAX_CACHE") or Path.home() / ".cache" / "depthlab" / "jax")
+        cache.mkdir(parents=True, exist_ok=True)
+        if not os.access(cache, os.W_OK | os.X_OK):
+            raise PermissionError(f"{cache} is not writable")
+    except (OSError, RuntimeError) as e:
+        where = str(path or os.environ.get("DEPTHLAB_JAX_CACHE") or "~/.cache/depthlab/jax")
+        if where not in _CACHE_WARNED:
+            _CACHE_WARNED.add(where)
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            sys.stderr.write(f"warning: JAX compilation cache {where} is unusable ({reason}); running without "
+                             "it (set DEPTHLAB_JAX_CACHE to a writable folder to keep compiled programs)\n")
+        return None
     jax.config.update("jax_compilation_cache_dir", str(cache))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
