@@ -30,7 +30,7 @@ from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.kernels import (  # noqa: F401  (the kernel functions stay importable from here)
     KERNELS,
     KernelName,
@@ -66,6 +66,8 @@ def polynomial_features(x: Array, degree: int = 2, scale: float = 1.0) -> Array:
 
 class KernelRidge(LearnerSpec):
     """Kernel ridge with the polynomial kernel sum_{j<=degree} (x.x'/scale)^j and ridge lambda n."""
+
+    plot_role: ClassVar[PlotRole] = "kernel"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     kind: Literal["kernel"] = Field(default="kernel", description="learner kind (discriminator)")
     capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset()  # no features: a kernel has no layers

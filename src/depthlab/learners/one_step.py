@@ -27,7 +27,7 @@ Stage 2, on the other n2 = n - n1 samples: biases redrawn b ~ N(0, 1) (``redraw_
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,7 @@ from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from depthlab.hermite import gauss_hermite
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import relu, ridge_readout
 from depthlab.targets.activations import get_activation
 
@@ -188,6 +188,8 @@ class OneStepBase(LearnerSpec):
 
 class OneStep(OneStepBase):
     """One big GD step on W from a symmetric init, then ridge on a, on split samples (module docstring)."""
+
+    plot_role: ClassVar[PlotRole] = "one_step"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     kind: Literal["one_step"] = Field(default="one_step", description="learner kind (discriminator)")
     split: float = Field(default=0.5, gt=0.0, lt=1.0, description="n1 = int(split * n) samples for stage 1 (the "

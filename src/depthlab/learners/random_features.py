@@ -15,7 +15,7 @@ import jax
 from jax import Array
 from pydantic import Field, PositiveInt, field_validator
 
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import ridge_readout, uniform_bias
 from depthlab.targets.activations import get_activation
 
@@ -28,6 +28,8 @@ class RandomFeaturesParams(NamedTuple):
 
 class RandomFeatures(LearnerSpec):
     """Frozen random first layer of width p, ridge readout (see module docstring)."""
+
+    plot_role: ClassVar[PlotRole] = "random_features"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from depthlab.learners.base import LearnerCapability
+from depthlab.learners.base import LearnerCapability, PlotRole
 from depthlab.learners.common import uniform_bias
 from depthlab.learners.two_sigmoid import PolynomialWidth, input_scale
 from depthlab.targets.activations import get_activation
@@ -61,6 +61,8 @@ def shallow_gradient(p: ShallowParams, x: Array, y: Array, act: str) -> ShallowP
 class ShallowGD(PolynomialWidth):
     """u^T s(W x~ + b) + u_0, every parameter trained by full-batch GD from a standard init; width d^2 by
     default, matched to the depth-2 learner's."""
+
+    plot_role: ClassVar[PlotRole] = "two_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 

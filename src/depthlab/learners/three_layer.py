@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import (
     Sampler,
     batch_size,
@@ -140,6 +140,8 @@ def _steps(t: float, fraction: float) -> int:
 class LayerwiseThreeLayer(_ThreeLayerBase):
     """Layer-wise GD: W_1, then W_2, then ridge on w_3 (module docstring has the updates)."""
 
+    plot_role: ClassVar[PlotRole] = "three_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
+
     kind: Literal["layerwise"] = Field(default="layerwise", description="learner kind (discriminator)")
     t1_coef: PositiveFloat = Field(default=15.0, description="T_1 = int(t1_coef ln d) stage-1 iterations on W_1 "
                                    "(public code)")
@@ -214,6 +216,8 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
 
 class JointThreeLayer(_ThreeLayerBase):
     """Joint GD on all three layers for T_2 iterations (module docstring has the updates)."""
+
+    plot_role: ClassVar[PlotRole] = "three_layer_joint"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     kind: Literal["joint"] = Field(default="joint", description="learner kind (discriminator)")
     lr_factor: PositiveFloat = Field(default=0.15, description="prefactor of every joint step, lr_factor lr "

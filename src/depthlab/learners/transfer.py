@@ -15,12 +15,13 @@ same target instance, with a key independent of the target data.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jax
 from jax import Array
 from pydantic import Field, PositiveInt
 
+from depthlab.learners.base import PlotRole
 from depthlab.learners.one_step import OneStepBase, OneStepParams
 
 _SOURCE_SALT = 0x5EED
@@ -28,6 +29,8 @@ _SOURCE_SALT = 0x5EED
 
 class Transfer(OneStepBase):
     """One step on the source task, then a ridge head on the target task (module docstring)."""
+
+    plot_role: ClassVar[PlotRole] = "three_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     kind: Literal["transfer"] = Field(default="transfer", description="learner kind (discriminator)")
     features: Literal["input", "relu_random"] = Field(

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import (
     Sampler,
     batch_size,
@@ -41,6 +41,8 @@ def two_layer_forward(p: TwoLayerParams, x: Array) -> Array:
 
 class TwoLayer(LearnerSpec):
     """2-layer net: W_1 by minibatch GD, ridge readout (module docstring has the update)."""
+
+    plot_role: ClassVar[PlotRole] = "two_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
 

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from depthlab.learners.base import LearnerCapability, LearnerSpec
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import uniform_bias
 
 _SIGMOID_SQUARE_CURVATURE = 1 / 16 + 1 / (6 * math.sqrt(3))  # max sigma'^2 + max |sigma''| (|N - y| <= 1)
@@ -127,6 +127,8 @@ def output_loss(theta: Array, a: Array, y: Array, loss: str, output: str) -> Arr
 
 class TwoSigmoid(PolynomialWidth):
     """sigma(v^T sigma(W x + b) + v_0), W, b frozen at random, (v, v_0) by GD (module docstring)."""
+
+    plot_role: ClassVar[PlotRole] = "three_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
     capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset()  # the hidden layer is frozen at random
 

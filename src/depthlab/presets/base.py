@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from depthlab.checks import CheckConfig, PredictionCheck
 from depthlab.config import Config, format_validation_error
 from depthlab.learners import LearnerConfig
+from depthlab.learners.base import PlotRole
 from depthlab.targets import TargetConfig
 from depthlab.theory import Prediction, Threshold
 
@@ -31,14 +32,7 @@ MAX_SAMPLES = 10**9  # largest n = int(d^kappa) and n_test a preset may ask for
 MAX_NUM_KAPPA = 1000
 MAX_TRIALS = 100_000
 
-Role = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "two_layer", "longer", "one_step",
-               "kernel", "kernel_alt", "random_features"]
-# A method's role (its colour and marker in figures, ``plots.ROLE_STYLES``) unless the preset declares one.
-DEFAULT_ROLES: dict[str, Role] = {
-    "layerwise": "three_layer", "joint": "three_layer_joint", "transfer": "three_layer", "two_sigmoid": "three_layer",
-    "two_layer": "two_layer", "shallow_gd": "two_layer", "one_step": "one_step", "kernel": "kernel",
-    "random_features": "random_features",
-}
+Role = PlotRole  # a method's role in figures; default: its learner kind's ``plot_role``
 
 
 class PresetError(ValueError):
@@ -108,7 +102,7 @@ class Preset(Config):
             raise ValueError("d must name at least one dimension")
         if any(x < 2 or x > MAX_D for x in ds):
             raise ValueError(f"every d must be >= 2 and <= {MAX_D}, got {ds}")
-        return v
+        return v if isinstance(v, int) else list(dict.fromkeys(v))  # a repeated d is merged (first order kept)
 
     @field_validator("methods")
     @classmethod
@@ -163,7 +157,7 @@ class Preset(Config):
     @property
     def method_roles(self) -> dict[str, str]:
         """Every method's role: declared in ``roles``, else the default of its learner kind."""
-        return {m: self.roles.get(m) or DEFAULT_ROLES[spec.kind] for m, spec in self.methods.items()}
+        return {m: self.roles.get(m) or spec.plot_role for m, spec in self.methods.items()}
 
     def threshold_for(self, method: str) -> Threshold:
         """How n* is defined for ``method``: its prediction's threshold, else the preset's."""
