@@ -66,6 +66,7 @@ SMALL_LEARNERS: dict[str, dict[str, Any]] = {
     "transfer": {"width": 16, "n_source": 64},
     "two_sigmoid": {"p": 16, "steps": 20},
     "shallow_gd": {"p": 16, "steps": 20},
+    "linear": {},
 }
 # Configurations whose capabilities differ from the kind's base configuration (kind, extra overrides).
 LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [
@@ -73,7 +74,7 @@ LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("kernel", {"solver": "primal"}),
 ]
 # Learners whose fit does not use its key (exact solves): different keys give identical predictions.
-KEY_FREE = {"kernel"}
+KEY_FREE = {"kernel", "linear"}
 
 # A tiny configuration per target family; every family must have an entry.
 SMALL_TARGETS: dict[str, dict[str, Any]] = {

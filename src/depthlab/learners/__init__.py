@@ -6,6 +6,7 @@ from pydantic import Field
 
 from depthlab.learners.base import LearnerSpec
 from depthlab.learners.kernel_ridge import KernelRidge
+from depthlab.learners.linear import LinearRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.shallow_gd import ShallowGD
@@ -24,7 +25,8 @@ LearnerConfig = Annotated[
     | OneStep
     | Transfer
     | TwoSigmoid
-    | ShallowGD,
+    | ShallowGD
+    | LinearRidge,
     Field(discriminator="kind"),
 ]
 
@@ -34,6 +36,7 @@ __all__ = [
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",
+    "LinearRidge",
     "OneStep",
     "RandomFeatures",
     "ShallowGD",
