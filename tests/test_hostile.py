@@ -157,3 +157,26 @@ def test_bad_output_paths_are_one_line_errors(hostile, tmp_path):
         _clean(res, 2)
         assert res.output.strip().count("\n") == 0 and "error:" in res.output, (args, res.output)
     assert afile.read_text() == "keep me" and not (tmp_path / "missing-dir").exists()
+
+
+# -- duplicate work -------------------------------------------------------------------------------------------
+
+
+def test_repeated_d_is_merged():
+    from depthlab.presets import apply_overrides, get_preset
+    from depthlab.sweep.grid import expand
+
+    base = get_preset("quick")
+    once = apply_overrides(base, [*TINY_OVERRIDES, "d=8"], 1)
+    twice = apply_overrides(base, [*TINY_OVERRIDES, "d=8,8"], 1)
+    assert twice.ds == [8]
+    assert [c.key for c in expand(twice)] == [c.key for c in expand(once)]
+    many = apply_overrides(base, [*TINY_OVERRIDES, "d=16,8,16,8,16"], 1)
+    assert many.ds == [16, 8]
+
+
+def test_dry_run_with_repeated_d_lists_each_cell_once(tmp_path):
+    res = runner.invoke(app, ["run", "quick", *_sets(["d=8,8"]), "--trials", "1", "--dry-run",
+                              "--store", str(tmp_path / "s.sqlite")])
+    _clean(res, 0)
+    assert "12 cells x 1 trials" in res.output
