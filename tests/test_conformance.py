@@ -296,7 +296,7 @@ def test_learner_declared_capabilities_are_honoured(case):
 def _expected_metrics(spec: LearnerSpec, target: TargetSpec, inst: Any, test: Any) -> set[str]:
     """The metric keys the declared capabilities imply (``metrics`` module docstring); inst and test may be
     abstract (shapes only)."""
-    out = {"test_mse", "train_mse", "trivial_mse"}
+    out = {"test_mse", "train_mse", "trivial_mse", "pred_corr"}  # the metrics every trial has
 
     def per_branch(name: str, branches: int) -> None:
         out.add(name)

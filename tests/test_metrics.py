@@ -164,12 +164,13 @@ def test_evaluate_keys_and_values(problem, kind, keys):
     t, inst, train, test = problem
     spec, params, predict, w1, u_of = _params(kind, train)
     out = jax.jit(lambda prm, tr, te: evaluate(t, inst, spec, prm, tr, te))(params, train, test)
-    assert set(out) == {"test_mse", "train_mse", "trivial_mse"} | keys
+    assert set(out) == {"test_mse", "train_mse", "trivial_mse", "pred_corr"} | keys
     xtr, ytr = np.asarray(train.x, np.float64), np.asarray(train.y, np.float64)
     xte, fte, hte = (np.asarray(a, np.float64) for a in (test.x, test.f, test.h))
     np.testing.assert_allclose(float(out["test_mse"]), np.mean((predict(xte) - fte) ** 2), rtol=1e-4)
     np.testing.assert_allclose(float(out["train_mse"]), np.mean((predict(xtr) - ytr) ** 2), rtol=1e-4)
     np.testing.assert_allclose(float(out["trivial_mse"]), np.mean(fte**2), rtol=1e-5)
+    np.testing.assert_allclose(float(out["pred_corr"]), np.corrcoef(predict(xte), fte)[0, 1], rtol=1e-4)
     if w1 is not None:
         bases = np.asarray(t.subspaces(inst), np.float64)[0]  # (D, d), one branch
         c2 = np.sum((w1 @ bases.T) ** 2, axis=1) / np.sum(w1**2, axis=1)
@@ -187,3 +188,30 @@ def test_subspace_overlap_ignores_zero_neurons():
     basis = jnp.eye(4)[None, :2]  # span(e1, e2) in R^4
     w = jnp.asarray([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 3.0]])
     assert abs(float(subspace_overlap(w, basis)) - (0.5) ** 0.5) < 1e-6  # RMS over the two live neurons
+
+
+def test_pred_corr_is_scale_and_offset_free(x64):
+    """pred_corr: Pearson correlation of prediction and f*: 1 for any affine image of f*, ~0 for noise."""
+    import jax
+    import jax.numpy as jnp
+
+    from depthlab.metrics import REGISTRY, Trial
+    from depthlab.targets.base import Batch
+
+    f = jax.random.normal(jax.random.PRNGKey(0), (4000,))
+    x = f[:, None]
+
+    class Affine:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+        def predict(self, params, x):
+            return self.a * x[:, 0] + self.b
+
+    test = Batch(x=x, y=f, f=f, z=x, h=x)
+    corr = REGISTRY["pred_corr"].compute
+    assert float(corr(Trial(None, None, Affine(0.1, 3.0), None, test, test))) == pytest.approx(1.0, abs=1e-12)
+    assert float(corr(Trial(None, None, Affine(-2.0, 0.0), None, test, test))) == pytest.approx(-1.0, abs=1e-12)
+    noise = Batch(x=jax.random.normal(jax.random.PRNGKey(1), (4000, 1)), y=f, f=f, z=x, h=x)
+    assert abs(float(corr(Trial(None, None, Affine(1.0, 0.0), None, noise, noise)))) < 0.05
+    assert jnp.isfinite(f).all()

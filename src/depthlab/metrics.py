@@ -15,9 +15,12 @@ report draw it, and checks and thresholds may name it (names are validated: ``Me
 * ``overlap_w_b{m}``, ``overlap_h_b{m}`` (targets with several branches, MIGHT): the per-branch terms of the
                   means above, sqrt(mean_i c_{i,m}^2) and sqrt(mean_j cos_{j,m}^2) for branch m = 0, 1, ...:
                   Definition 6 is per branch, and the average hides which branch was learned (specialisation).
-                  Stored with the trial (``store``: its JSON column) and aggregated like every metric.
+                  Stored with the trial (``store``: its long-format table) and aggregated like every metric.
 * ``class_error`` (targets with a ``class_threshold`` c, e.g. ball indicators): the 0-1 error of the
                   thresholded prediction, mean_x 1{(f(x) > c) != (f*(x) > c)}.
+* ``pred_corr``   = Pearson correlation over the test inputs between the prediction f(x) and f*(x): the
+                  fraction of f* the learner tracks up to scale and offset (1: exact up to an affine map; a
+                  learner shrunk towards 0 by its ridge has a large test MSE but can have pred_corr near 1).
 * ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
                   scalar learned feature phi(x) and the true intermediate feature h*(x) (mean over branches).
 
@@ -158,6 +161,8 @@ _DEFINITIONS = [
            per_branch=True, panel=True),
     Metric("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature", _feature_corr, panel=True),
     Metric("class_error", "0-1 error (prediction thresholded at 1/2)", _class_error, panel=True),
+    Metric("pred_corr", "corr($f$, $f^*$): Pearson, prediction vs target",
+           lambda t: pearson(t.predict_test(), t.test.f)),
 ]
 REGISTRY: dict[str, Metric] = {m.name: m for m in _DEFINITIONS}
 NAMES: tuple[str, ...] = tuple(REGISTRY)
