@@ -84,7 +84,7 @@ def _preset(law: str, quick: bool) -> Preset:
         "paper": "safran_lee2022",
         "description": f"1{{||x|| <= median}}, {law} radial law: two-sigmoid depth-2 net (GD on the output) vs "
                        "linear-output ablation, shallow GD, RF, erf kernel",
-        "est_runtime": "~3.5 min" if quick else "~15 min projected (--dry-run), not measured",
+        "est_runtime": "~3.5 min" if quick else "~45 min projected (--dry-run: 2548 s idle), not run to completion",
         "target": {"family": "ball", "radius_law": law},
         "methods": _methods(law, wide=not quick),
         "roles": {"depth2_linear": "ablation", "shallow_gd_4x": "longer",
