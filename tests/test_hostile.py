@@ -180,3 +180,11 @@ def test_dry_run_with_repeated_d_lists_each_cell_once(tmp_path):
                               "--store", str(tmp_path / "s.sqlite")])
     _clean(res, 0)
     assert "12 cells x 1 trials" in res.output
+
+
+def test_dry_run_creates_no_store(tmp_path):
+    path = tmp_path / "never.sqlite"
+    res = runner.invoke(app, ["run", "quick", "--dry-run", "--store", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "projected time" in res.output
+    assert not path.exists() and not list(tmp_path.iterdir())

@@ -279,12 +279,14 @@ def run(
     if executor is not None:
         err.print("note: --executor is deprecated: in-process is the default, use --workers N for Dask")
     p = _resolve(preset, set_, trials)
-    with _store(store) as st:
+    store_path = Path(store or default_store_path())
+    # a dry run of a store that does not exist yet plans against an empty one and creates no file
+    with (Store(":memory:") if dry_run and not store_path.exists() else _store(store)) as st:
         pl = plan(p, st, register=not dry_run)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
             f"[bold]{escape(p.name)}[/]: {len(pl.cells)} cells x {p.trials} trials "
-            f"({len(pl.tasks)} to run, {done} complete) -> {escape(str(st.path))}",
+            f"({len(pl.tasks)} to run, {done} complete) -> {escape(str(store_path))}",
             highlight=False,
         )
         if dry_run:
