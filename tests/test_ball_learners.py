@@ -96,7 +96,8 @@ def test_depth2_learns_the_ball_and_beats_its_linear_ablation():
         prm = jax.jit(spec.fit)(jax.random.PRNGKey(3), train.x, train.y)
         out[name] = {k: float(v) for k, v in evaluate(t, inst, spec, prm, train, test).items()}
     deep, lin = out["deep"], out["lin"]
-    assert set(deep) == {"test_mse", "train_mse", "trivial_mse", "pred_corr", "class_error"}  # no M_W: R^d is the subspace
+    # no M_W: R^d is the subspace
+    assert set(deep) == {"test_mse", "train_mse", "trivial_mse", "pred_corr", "class_error"}
     assert deep["test_mse"] < 0.05 and deep["class_error"] < 0.06
     assert lin["test_mse"] > 1.5 * deep["test_mse"]
 
