@@ -43,6 +43,10 @@ def test_rerun_resumes_without_work(store):
 def test_dry_run_projects_time_and_registers_nothing(tmp_path):
     res = runner.invoke(app, ["run", "dandi2025-example", "--dry-run", "--store", str(tmp_path / "x.sqlite")])
     assert res.exit_code == 0 and "projected time" in res.output and "9410" in res.output
+    assert not (tmp_path / "x.sqlite").exists()  # no store is created
+    Store(tmp_path / "x.sqlite").close()
+    res = runner.invoke(app, ["run", "dandi2025-example", "--dry-run", "--store", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 0 and "9410" in res.output
     with Store(tmp_path / "x.sqlite", readonly=True) as st:
         assert st.sweeps() == []  # `results` and `plot` still show the last real run
 
