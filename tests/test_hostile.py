@@ -188,3 +188,28 @@ def test_dry_run_creates_no_store(tmp_path):
     assert res.exit_code == 0, res.output
     assert "projected time" in res.output
     assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_corrupt_stored_configuration_is_a_clear_error(tmp_path):
+    """A sweep whose stored config_json no longer validates: one line naming the sweep, for results and check."""
+    import sqlite3
+
+    from depthlab.presets import get_preset
+    from depthlab.store import Store as _Store
+    from depthlab.sweep.grid import expand
+
+    path = tmp_path / "s.sqlite"
+    p = get_preset("quick")
+    cell = expand(p)[0]
+    with _Store(path) as st:
+        st.register_sweep(p.name, "h", p.model_dump_json(), 1, [cell])
+        st.write_cell(cell.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.5}], "ok")
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE sweeps SET config_json = ?", (json.dumps({"name": "quick", "bogus": 1}),))
+    con.close()
+    for args in (["results", "--preset", "quick"], ["check", "quick"], ["exponents", "--preset", "quick"]):
+        res = runner.invoke(app, [*args, "--store", str(path)])
+        assert res.exit_code == 2, (args, res.output)
+        assert "sweep 1 ('quick')" in res.output and "cannot be read" in res.output, res.output
+        assert "Traceback" not in res.output

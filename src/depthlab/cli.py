@@ -166,10 +166,13 @@ def _stored_preset(store: Store, ref: str | None) -> tuple[Preset, int, int]:
     if row is None:
         where = f"preset {preset!r}" if preset else "any preset"
         raise _fail(f"no results for {where} in {store.path}; run `depthlab run {preset or DEFAULT}` first")
-    from depthlab.results import stored_preset
+    from depthlab.results import ResultsError, stored_preset
 
-    return (stored_preset(row["config_json"], named if isinstance(named, Preset) else None), int(row["sweep_id"]),
-            int(row["trials"]))
+    try:
+        stored = stored_preset(row["config_json"], named if isinstance(named, Preset) else None)
+    except ResultsError as e:
+        raise _fail(f"sweep {row['sweep_id']} ({row['preset']!r}) in {store.path}: {e}") from None
+    return stored, int(row["sweep_id"]), int(row["trials"])
 
 
 def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:

@@ -15,8 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from depthlab.analysis import AggregateRow, aggregate
 from depthlab.checks import CheckContext, CheckResult, PredictionCheck, run_checks
+from depthlab.config import format_validation_error
 from depthlab.exponents import MethodExponent
 from depthlab.presets import DEFAULT, Preset, get_preset, preset_names
 from depthlab.store import Store, StoreError
@@ -155,7 +158,12 @@ def stored_preset(config_json: str, current: Preset | None = None) -> Preset:
     A sweep stored before presets declared ``threshold`` and ``predictions`` takes both from the current one."""
     from depthlab.sweep.executors import config_hash
 
-    p = Preset.model_validate_json(config_json)
+    try:
+        p = Preset.model_validate_json(config_json)
+    except ValidationError as e:
+        first = format_validation_error(e).splitlines()[0]
+        raise ResultsError(f"the stored configuration of this sweep cannot be read ({first}); its cells are "
+                           "intact: `depthlab results --all` exports them") from None
     if current is None or current.name != p.name:
         if p.name not in preset_names():
             return p
@@ -190,7 +198,10 @@ def load_results(
                                    f"available presets: {', '.join(preset_names())}")
             where = f"preset {preset!r}" if preset else "any preset"
             raise ResultsError(f"no results for {where} in {st.path}; run `depthlab run {preset or DEFAULT}` first")
-        p = stored_preset(row["config_json"], current)
+        try:
+            p = stored_preset(row["config_json"], current)
+        except ResultsError as e:
+            raise ResultsError(f"sweep {row['sweep_id']} ({row['preset']!r}) in {st.path}: {e}") from None
         sweep_id, trials = int(row["sweep_id"]), int(row["trials"])
         rows = st.trial_rows(sweep_id, trials)
         runs = st.sweep_runs(sweep_id)
