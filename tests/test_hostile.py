@@ -213,3 +213,26 @@ def test_a_corrupt_stored_configuration_is_a_clear_error(tmp_path):
         assert res.exit_code == 2, (args, res.output)
         assert "sweep 1 ('quick')" in res.output and "cannot be read" in res.output, res.output
         assert "Traceback" not in res.output
+
+
+def test_the_main_file_alone_is_a_complete_store_after_each_cell(tmp_path):
+    """Each committed cell is checkpointed into the main file: a copy without the -wal file (a store copied
+    mid-run, or after a crash) holds every committed cell."""
+    import shutil
+
+    from depthlab.presets import get_preset
+    from depthlab.store import Store as _Store
+    from depthlab.sweep.grid import expand
+
+    path = tmp_path / "live.sqlite"
+    p = get_preset("quick")
+    cells = expand(p)[:3]
+    st = _Store(path)  # kept open, as during a run: the WAL file exists
+    st.register_sweep(p.name, "h", p.model_dump_json(), 1, cells)
+    for c in cells:
+        st.write_cell(c.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.5}], "ok")
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)  # the main file only
+    with _Store(copy, readonly=True) as cp:
+        assert all(cp.done_trials(c.key) == {0} for c in cells)
+    st.close()

@@ -463,6 +463,9 @@ class Store:
                     [(cell_key, r["trial"], k, v) for k, v in r.items()
                      if k not in ("trial", "status") and (v is None or _is_number(v))],
                 )
+        # move the committed pages into the main file: copied (or left by a crash) without its -wal file, the
+        # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell.
+        self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return run_id
 
     # ---- reading ---------------------------------------------------------------------------------
