@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 import jax
@@ -103,8 +104,13 @@ class Trial:
     train: Batch
     test: Batch
 
-    def predict_test(self) -> Array:
+    @cached_property
+    def _test_prediction(self) -> Array:
         return self.learner.predict(self.params, self.test.x)
+
+    def predict_test(self) -> Array:
+        """The learner's prediction at the test inputs, computed once per trial (several metrics read it)."""
+        return self._test_prediction
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,9 @@ def load_experiment(path: str | Path) -> Preset:
         raise PresetError(f"invalid experiment file {p}:\n{format_validation_error(e, data=data)}") from None
 
 
+_MISSING = object()
+
+
 def _nulls_for(full: Any, nondefault: Any) -> Any:
     """``full`` without the None values that are defaults; the others (None where the default is not) as
     ``"none"`` (TOML has no null; the fields that can take such a value read ``"none"`` as None)."""
@@ -90,8 +93,6 @@ def _nulls_for(full: Any, nondefault: Any) -> Any:
         return [_nulls_for(v, nd) for v, nd in zip(full, nds, strict=True)]
     return full
 
-
-_MISSING = object()
 
 
 def dump_experiment(preset: Preset, fmt: Format) -> str:
