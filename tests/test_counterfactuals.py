@@ -28,6 +28,7 @@ from depthlab.checks import (
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ResourcesEveryDCheck,
     RiseCheck,
     run_checks,
 )
@@ -161,6 +162,11 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         w.flat(a, check.metric, 0.1)
         w.flat(b, check.metric, 0.1 * check.factor * (good if claim_holds else bad), only_d=None if claim_holds
                else d_top, other=0.1 * check.factor * good)
+    elif isinstance(check, ResourcesEveryDCheck):  # counterfactual: an error floor at the top d
+        base, scaled = check.methods
+        w.set(base, check.metric, lambda d, n, k, z: 0.05 * (1 + 1000 / n) * (1 + NOISE * z))  # falls with n to a floor
+        w.flat(scaled, check.metric, 0.05 / (2 * check.factor) if claim_holds else 0.05 * 1.05,
+               only_d=None if claim_holds else d_top, other=0.05 / (2 * check.factor))
     elif isinstance(check, PredictionCheck):
         holds, fails = _prediction_slopes(preset, check)
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
@@ -205,7 +211,7 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
-               "BoundEveryDCheck", "OrderingEveryDCheck", "PredictionCheck"}
+               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
 
 
@@ -280,3 +286,25 @@ def test_a_slope_claim_is_not_judged_from_one_d_nor_from_an_unmeasured_baseline(
     w.flat(check.methods[1], check.metric, 0.5)
     (res,) = run_checks([check], w.context())
     assert res.status == "INCONCLUSIVE" and "not measured" in res.detail, res.detail
+
+
+def test_resources_check_reads_the_base_at_a_quarter_of_the_samples():
+    """The base learner is read at the smallest grid n >= n_max / scale, not at n_max: a base whose error falls
+    only with n, and a scaled learner equal to the base at n_max, is a floor in width and steps; the ratio is
+    then base(n >= n_max / 4) / base(n_max), which with error = 1/n is the samples ratio of those cells."""
+    rows = []
+    for n in (100, 200, 400, 800, 1600):
+        for t in range(6):
+            z = 1 + 0.01 * (t - 2.5)
+            rows += [{"preset": "p", "method": "base", "d": 16, "n": n, "kappa": math.log(n, 16), "trial": t,
+                      "status": "ok", "test_mse": z / n},
+                     {"preset": "p", "method": "big", "d": 16, "n": n, "kappa": math.log(n, 16), "trial": t,
+                      "status": "ok", "test_mse": z / n}]
+    ctx = CheckContext(aggregate(rows), {16: REFS}, trial_rows=rows, n_boot=300)
+    res = ResourcesEveryDCheck(name="r", methods=["base", "big"], scale=4.0, factor=1.25).evaluate(ctx)
+    assert res.passed, res.detail  # base at n = 400 vs big at 1600: ratio 4
+    assert res.measured["ratio_d16"] == pytest.approx(4.0, rel=0.01)
+    assert "n=400" in res.detail
+    res = ResourcesEveryDCheck(name="r", methods=["base", "big"], scale=1.5, factor=1.25).evaluate(ctx)
+    assert res.measured["ratio_d16"] == pytest.approx(1.0, rel=0.01)  # n >= 1067: base at 1600 itself, a tie
+    assert res.status == "FAIL", res.detail

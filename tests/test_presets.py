@@ -89,3 +89,24 @@ def test_safran_lee_presets_resolve_polynomial_widths():
     assert {c.learner.p for c in expand(full) if c.method == "depth2_big" and c.d == 8} == {256}
     with pytest.raises(PresetError, match="radius_law"):
         apply_overrides(p, ["target.radius_law=cauchy"])
+
+
+def test_resources_checks_scale_width_and_steps_by_their_stated_factor():
+    """A "resources" check reads its scaled method as the base with width and steps x scale: the preset's
+    configurations must say the same, or the check's reading of the samples (n_max / scale) is wrong."""
+    from depthlab.checks import ResourcesEveryDCheck
+    from depthlab.presets import all_presets
+
+    seen = 0
+    for p in all_presets():
+        cells = expand(p)
+        for c in p.all_checks():
+            if not isinstance(c, ResourcesEveryDCheck):
+                continue
+            base, scaled = c.methods
+            for d in p.ds:
+                (b,) = {(x.learner.p, x.learner.steps) for x in cells if x.method == base and x.d == d}
+                (s,) = {(x.learner.p, x.learner.steps) for x in cells if x.method == scaled and x.d == d}
+                assert s == (int(c.scale * b[0]), int(c.scale * b[1])), (p.name, d, b, s)
+                seen += 1
+    assert seen >= 3

@@ -95,17 +95,23 @@ class CheckContext:
     def d(self) -> int:
         return max(r.d for r in self.rows)
 
-    def _row(self, method: str, where: Where, d: int | None) -> AggregateRow:
+    def _row(self, method: str, where: Where, d: int | None, n_at_least: float | None = None) -> AggregateRow:
         d = self.d if d is None else d
         rows = [r for r in self.rows if r.method == method and r.d == d]
         if not rows:
             raise LookupError(f"no results for method {method!r} at d={d}")
+        if n_at_least is not None:  # the smallest n of the grid >= n_at_least (the largest if none is)
+            above = [r for r in rows if r.n >= n_at_least]
+            return min(above, key=lambda r: r.n) if above else max(rows, key=lambda r: r.n)
         return max(rows, key=lambda r: r.kappa) if where == "kappa_max" else min(rows, key=lambda r: r.kappa)
 
-    def samples(self, method: str, metric: str, where: Where, d: int | None = None) -> tuple[AggregateRow, np.ndarray]:
-        """The cell at one end of the grid and its per-trial values of ``metric`` (the finished trials, as the
-        median uses them); without per-trial rows the median stands in, one value."""
-        row = self._row(method, where, d)
+    def samples(
+        self, method: str, metric: str, where: Where, d: int | None = None, n_at_least: float | None = None
+    ) -> tuple[AggregateRow, np.ndarray]:
+        """The cell at one end of the grid (or, with ``n_at_least``, the cell of the smallest n >= it) and its
+        per-trial values of ``metric`` (the finished trials, as the median uses them); without per-trial rows
+        the median stands in, one value."""
+        row = self._row(method, where, d, n_at_least)
         vals = [
             float(r[metric]) for r in self.trial_rows
             if r["method"] == method and int(r["d"]) == row.d and int(r["n"]) == row.n and r.get("status") == "ok"
@@ -123,21 +129,25 @@ class CheckContext:
         lo, hi = np.quantile(boot, [a, 1 - a])
         return float(lo), float(hi)
 
-    def cell(self, method: str, metric: str, where: Where, d: int | None = None) -> Cell:
-        """Median of ``metric`` at one end of the grid with its bootstrap interval (``level``)."""
-        row, vals = self.samples(method, metric, where, d)
+    def cell(self, method: str, metric: str, where: Where, d: int | None = None,
+             n_at_least: float | None = None) -> Cell:
+        """Median of ``metric`` at one end of the grid (or at the smallest n >= ``n_at_least``) with its
+        bootstrap interval (``level``)."""
+        row, vals = self.samples(method, metric, where, d, n_at_least)
         med = float(np.median(vals))
         if len(vals) < 2 or np.isnan(vals).any():
-            return Cell(method, row.d, row.kappa, med, med, med, len(vals))
+            return Cell(method, row.d, row.kappa, med, med, med, len(vals), row.n)
         lo, hi = self._bounds(self._boot_medians(vals, 0))
-        return Cell(method, row.d, row.kappa, med, lo, hi, len(vals))
+        return Cell(method, row.d, row.kappa, med, lo, hi, len(vals), row.n)
 
     def ratio(
-        self, num: str, den: str, metric: str, where: Where, d: int | None = None, den_at: Where | None = None
+        self, num: str, den: str, metric: str, where: Where, d: int | None = None, den_at: Where | None = None,
+        num_n_at_least: float | None = None,
     ) -> tuple[float, float, float]:
         """median(metric of ``num``) / median(metric of ``den``) at one end of the grid (``den_at``: the other end
-        for the denominator), with a bootstrap interval (the two cells' trials resampled independently)."""
-        _, a = self.samples(num, metric, where, d)
+        for the denominator; ``num_n_at_least``: the numerator at the smallest n >= it), with a bootstrap
+        interval (the two cells' trials resampled independently)."""
+        _, a = self.samples(num, metric, where, d, num_n_at_least)
         _, b = self.samples(den, metric, den_at or where, d)
         tiny = 1e-12  # a 0-1 error can be exactly 0
 
@@ -191,6 +201,7 @@ class Cell:
     lo: float
     hi: float
     trials: int
+    n: int = 0  # the cell's training samples
 
     def show(self) -> str:
         if self.lo == self.hi:
@@ -515,6 +526,51 @@ class OrderingEveryDCheck(_Check):
         return CheckResult(self.name, status, detail, measured)
 
 
+class ResourcesEveryDCheck(_Check):
+    """At every d: scaling a learner's resources together lowers its error by ``factor``. ``methods = [base,
+    scaled]``: ``scaled`` is ``base`` with its width and steps multiplied by ``scale`` (the preset says so), read
+    at the largest n of the grid; ``base`` is read at the smallest grid n >= n_max / scale, so that samples grow
+    by at most ``scale`` too (the least favourable grid point for the claim). The claim (Safran & Lee 2022, the
+    upper bound: any accuracy eps with poly(d, 1/eps) width, steps and samples) is error -> 0 as all
+    resources grow, i.e. error ~ R^-alpha with alpha > 0; an error floor (alpha = 0) is its negation. PASS when
+    the bootstrap interval of median(base) / median(scaled) lies above ``factor`` at every d, FAIL when it lies
+    below at some d. Raising width and steps at a fixed n is not the claim: there the samples bind (a net of
+    4 d^2 units fitted on n ~ d^2.75 samples can overfit), and a check of it would fail a correct learner."""
+
+    kind: Literal["resources_every_d"] = Field(default="resources_every_d", description="check kind (discriminator)")
+    methods: list[str] = Field(min_length=2, max_length=2, description="[base, scaled]: scaled = base with width "
+                               "and steps x scale")
+    metric: MetricName = Field(default="test_mse",
+                               description="metric compared, as its median over trials (e.g. test_mse)")
+    scale: float = Field(gt=1.0, description="the factor by which the scaled method's width and steps exceed the "
+                         "base's; the base is read at the smallest grid n >= n_max / scale")
+    factor: float = Field(
+        ADVANTAGE, gt=1.0,
+        description="least ratio median(base) / median(scaled) called a fall (1.25 for scale 4: error ~ R^-alpha "
+        "with alpha >= log 1.25 / log 4 = 0.16); a floor gives 1",
+    )
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        base, scaled = self.methods
+        parts, statuses, measured = [], [], {}
+        for d in _dims(ctx):
+            top = ctx.cell(scaled, self.metric, "kappa_max", d)
+            low = ctx.cell(base, self.metric, "kappa_max", d, n_at_least=top.n / self.scale)
+            r, lo, hi = ctx.ratio(base, scaled, self.metric, "kappa_max", d, num_n_at_least=top.n / self.scale)
+            st = side(lo, hi, ">", self.factor)
+            statuses.append(st)
+            parts.append(f"d={d}: {base} at n={low.n} {low.show()} -> {scaled} at n={top.n} {top.show()} "
+                         f"(samples x{top.n / max(low.n, 1):.2g}), ratio {_fmt(r)} [{_fmt(lo)}, {_fmt(hi)}]"
+                         f"{_mark(st)}")
+            measured[f"{base}_d{d}"], measured[f"{scaled}_d{d}"], measured[f"ratio_d{d}"] = low.median, top.median, r
+        status, detail = _verdict(
+            statuses,
+            f"{base} / {scaled} > {self.factor:g} ({self.metric}; width, steps x{self.scale:g} and samples "
+            f"x<={self.scale:g}) at every d: " + "; ".join(parts),
+        )
+        return CheckResult(self.name, status, detail, measured)
+
+
 class PredictionCheck(_Check):
     """The measured exponent of ``method`` against the preset's prediction for it (``theory.compare``): the
     slope of log n* vs log d over >= 3 d, its bootstrap interval against the prediction's band (tolerance
@@ -552,6 +608,7 @@ CheckConfig = Annotated[
     | ExponentBoundCheck
     | BoundEveryDCheck
     | OrderingEveryDCheck
+    | ResourcesEveryDCheck
     | PredictionCheck,
     Field(discriminator="kind"),
 ]

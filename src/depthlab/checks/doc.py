@@ -17,6 +17,7 @@ from depthlab.checks import (
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ResourcesEveryDCheck,
     RiseCheck,
 )
 
@@ -29,6 +30,7 @@ COUNTERFACTUAL = {
     "ExponentBoundCheck": "a slope outside the bounds",
     "BoundEveryDCheck": "broken at the largest d only",
     "OrderingEveryDCheck": "the ratio on the other side of the factor at the largest d",
+    "ResourcesEveryDCheck": "an error floor: the scaled learner ties the base at the largest d",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
 }
 
@@ -58,6 +60,10 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
     if isinstance(c, OrderingEveryDCheck):
         a, b = c.methods
         return f"ratio of median {c.metric} at {c.at}, every d, bootstrap interval", f"{b} / {a} {c.op} {c.factor:g}"
+    if isinstance(c, ResourcesEveryDCheck):
+        base, scaled = c.methods
+        return (f"ratio of median {c.metric}: {base} at the smallest n >= n_max / {c.scale:g} vs {scaled} (width, "
+                f"steps x{c.scale:g}) at n_max, every d, bootstrap interval"), f"{base} / {scaled} > {c.factor:g}"
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)

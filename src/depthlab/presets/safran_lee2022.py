@@ -70,10 +70,13 @@ def _checks(law: str, wide: bool) -> list[dict[str, Any]]:
         ]
     if wide:
         checks.append(
-            {"kind": "ordering_every_d", "name": "depth-2 error falls with width and steps",
-             "methods": ["depth2_big", "depth2"], "metric": "test_mse", "factor": 1.25,
-             "description": "4x the width and 4x the steps lower the depth-2 net's median test MSE by >= 1.25x at "
-                            "every d (the claim: any accuracy with poly(d, 1/eps) width, steps and samples)"})
+            {"kind": "resources_every_d", "name": "depth-2 error falls as width, steps and samples grow",
+             "methods": ["depth2", "depth2_big"], "metric": "test_mse", "scale": 4.0, "factor": 1.25,
+             "description": "4x the width and 4x the steps, with up to 4x the samples (depth2 read at the smallest "
+                            "grid n >= n_max / 4, depth2_big at n_max), lower the depth-2 net's median test MSE by "
+                            ">= 1.25x at every d: error ~ resources^-alpha with alpha >= 0.16, not a floor (the "
+                            "claim: any accuracy with poly(d, 1/eps) width, steps and samples; width and steps "
+                            "at a fixed n are not the claim, the samples bind there)"})
     return checks
 
 
@@ -84,12 +87,14 @@ def _preset(law: str, quick: bool) -> Preset:
         "paper": "safran_lee2022",
         "description": f"1{{||x|| <= median}}, {law} radial law: two-sigmoid depth-2 net (GD on the output) vs "
                        "linear-output ablation, shallow GD, RF, erf kernel",
-        "est_runtime": "~3.5 min" if quick else "~45 min projected (--dry-run: 2548 s idle), not run to completion",
+        "est_runtime": "~3.5 min" if quick else "~12 min projected (--dry-run: 725 s idle)",
         "target": {"family": "ball", "radius_law": law},
         "methods": _methods(law, wide=not quick),
         "roles": {"depth2_linear": "ablation", "shallow_gd_4x": "longer",
                   **({} if quick else {"depth2_big": "scaled_up"})},
-        "d": [8, 12, 16] if quick else [8, 16, 24, 32],
+        # d = 32 left out of the full preset: its 4x-steps shallow GD alone is 109 TFLOP (the whole preset at
+        # d = 8..32 projects 2548 s idle here); the claims are "at every d" and need no slope
+        "d": [8, 12, 16] if quick else [8, 16, 24],
         "kappa_min": 1.5, "kappa_max": 3.0 if quick else 2.75, "num_kappa": 4 if quick else 6,
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         "checks": _checks(law, wide=not quick),
