@@ -1,12 +1,13 @@
 """Run one cell: jit(vmap over trials) of (draw target -> sample data) and of (fit -> metrics).
 
-Two compiled programs per cell, both vmapped over its trials: the data program depends only on the target
-and (d, n), so every method of a (d, n) reuses it; the fit program holds the learner's whole training run
-(lax loops, no host round-trips). Programs are compiled ahead of time in a background thread
-(``prefetch``) so that compiling the next cell overlaps running the current one. ``run_cell(...,
-foreground=True)`` (``depthlab debug``) instead traces and compiles in the calling thread, so that a debugger
-stops in the traced code and ``jax.disable_jit()`` takes effect (then each trial runs eagerly on its own, with
-concrete values, and may differ from the compiled numbers in the last bits).
+Compiled programs, all vmapped over a block of trials: two data programs that depend only on the target
+(hence d), the test size and the block, so every method and every n of a d reuses them (the instance and
+test-set program, and the program drawing one chunk of training samples), and one fit program per cell
+holding the learner's whole training run (lax loops, no host round-trips). Programs are compiled ahead of
+time in a background thread (``prefetch``) so that compiling the next cell overlaps running the current one.
+``run_cell(..., foreground=True)`` (``depthlab debug``) instead traces and compiles in the calling thread, so
+that a debugger stops in the traced code and ``jax.disable_jit()`` takes effect (then each trial runs eagerly
+on its own, with concrete values, and may differ from the compiled numbers in the last bits).
 
 Failures: a cell that raised is ``status="failed"`` with ``message`` = the one-line summary ("TypeError: msg")
 followed by the traceback, formatted where the exception happened (on the Dask worker for Dask runs).
@@ -18,11 +19,19 @@ differed in the last float32 bit from the same trial alone on an AMD EPYC), so s
 of trials asked for would make a trial's numbers depend on it; fixed blocks make them bit-identical whatever
 the trial count, resume point or executor (same machine type, JAX version and memory budget).
 
-Randomness (common random numbers): trial t of a cell with seed s uses
-    k = fold_in(fold_in(fold_in(PRNGKey(s), d), n), t);  (k_target, k_train, k_test) = split(k, 3)
-for the target instance and the data, independent of the method, so all methods of a (d, n, t) see the same
-target and samples; the learner's key is fold_in(k, crc32(canonical JSON of the resolved learner config)).
-A method's display name plays no part: same configuration + seed -> same numbers, whatever the method is called.
+Randomness (common random numbers, nested data): trial t with seed s at dimension d uses
+    k = fold_in(fold_in(PRNGKey(s), d), t);  (k_target, k_train, k_test) = split(k, 3)
+    instance = target.draw(k_target);  test set = target.sample(instance, k_test, n_test)
+    training sample i = sample i mod C of chunk c = i div C,  chunk c = target.sample(instance, fold_in(k_train, c), C)
+with C = ``TRAIN_CHUNK`` samples per chunk. So a cell at n trains on the first n samples of one stream per
+(d, trial): the cells of a learning curve are nested (n < n' sees a subset of n'), share one target instance
+and one test set, whatever the method, and the draw is the same whatever the sweep's largest n (a cell's
+numbers depend on n, not on the grid around it, so cells stay shareable between sweeps with different
+grids). Each chunk is drawn by the one compiled chunk program (the chunk index is an argument, not a
+shape), so sample i has the same bits in every cell. The learner's key is
+fold_in(k, crc32(canonical JSON of the resolved learner config)): across n it is the same wherever the
+resolved configuration is. A method's display name plays no part: same configuration + seed -> same
+numbers, whatever the method is called.
 """
 
 from __future__ import annotations
@@ -107,9 +116,13 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path
     return cache
 
 
-def trial_base_key(seed: Array | int, d: int, n: int, trial: Array | int) -> Array:
+TRAIN_CHUNK = 1024  # training samples per drawn chunk (module docstring: part of what a cell's numbers are)
+
+
+def trial_base_key(seed: Array | int, d: int, trial: Array | int) -> Array:
+    """fold_in(fold_in(PRNGKey(seed), d), trial): the key of trial ``trial`` at dimension d, for every n."""
     key = jax.random.PRNGKey(seed)
-    return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, d), n), trial)
+    return jax.random.fold_in(jax.random.fold_in(key, d), trial)
 
 
 def learner_salt(learner: LearnerSpec) -> int:
@@ -118,14 +131,69 @@ def learner_salt(learner: LearnerSpec) -> int:
     return zlib.crc32(blob.encode()) & 0x7FFFFFFF
 
 
+def num_chunks(n: int) -> int:
+    """Chunks of ``TRAIN_CHUNK`` samples that hold the first n training samples."""
+    return -(-n // TRAIN_CHUNK)
+
+
+def instance_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any]]:
+    """(seed, trial) -> (target instance, test batch): one per (d, trial), shared by every method and n."""
+    target, d, n_test = cell.target, cell.d, cell.n_test
+
+    def draw(seed: Array, trial: Array) -> tuple[Any, Any]:
+        k_target, _, k_test = jax.random.split(trial_base_key(seed, d, trial), 3)
+        inst = target.draw(k_target)
+        return inst, target.sample(inst, k_test, n_test)
+
+    return draw
+
+
+def chunk_function(cell: Cell) -> Callable[[Array, Array, Any, Array], Any]:
+    """(seed, trial, instance, chunk index c) -> training samples [c C, (c + 1) C) of the trial's stream."""
+    target, d = cell.target, cell.d
+
+    def draw(seed: Array, trial: Array, inst: Any, chunk: Array) -> Any:
+        _, k_train, _ = jax.random.split(trial_base_key(seed, d, trial), 3)
+        return target.sample(inst, jax.random.fold_in(k_train, chunk), TRAIN_CHUNK)
+
+    return draw
+
+
+def first_samples(chunks: list[Any], n: int, axis: int) -> Any:
+    """The first n samples of consecutive chunks (sample axis ``axis``), concatenated on the host (NumPy: no
+    program to compile per n)."""
+    leaves = [jax.tree.leaves(c) for c in chunks]
+    treedef = jax.tree.structure(chunks[0])
+    out = []
+    for parts in zip(*leaves, strict=True):
+        whole = np.concatenate([np.asarray(a) for a in parts], axis=axis)
+        out.append(whole[(slice(None),) * axis + (slice(0, n),)])
+    return jax.tree.unflatten(treedef, out)
+
+
+class DataProgram:
+    """A cell's data: (seed, trials) -> (instance, first n training samples, test set), each of a block of
+    trials, from the compiled instance program and the compiled chunk program (shared across n)."""
+
+    def __init__(self, inst_prog: Any, chunk_prog: Any, n: int) -> None:
+        self.inst_prog, self.chunk_prog, self.n = inst_prog, chunk_prog, n
+
+    def __call__(self, seed: Array, trials: Array) -> tuple[Any, Any, Any]:
+        inst, test = self.inst_prog(seed, trials)
+        chunks = [self.chunk_prog(seed, trials, inst, jnp.asarray(c, jnp.uint32)) for c in range(num_chunks(self.n))]
+        return inst, first_samples(chunks, self.n, axis=1), test
+
+
 def data_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any, Any]]:
-    """(seed, trial) -> (target instance, train batch, test batch); shared by every method of a (d, n)."""
-    target, d, n, n_test = cell.target, cell.d, cell.n, cell.n_test
+    """(seed, trial) -> (target instance, train batch of the cell's n, test batch), for one trial, unbatched
+    (the eager path and shapes; compiled cells use ``DataProgram``, which gives the same samples)."""
+    draw_inst, draw_chunk, n = instance_function(cell), chunk_function(cell), cell.n
 
     def draw(seed: Array, trial: Array) -> tuple[Any, Any, Any]:
-        k_target, k_train, k_test = jax.random.split(trial_base_key(seed, d, n, trial), 3)
-        inst = target.draw(k_target)
-        return inst, target.sample(inst, k_train, n), target.sample(inst, k_test, n_test)
+        inst, test = draw_inst(seed, trial)
+        chunks = [draw_chunk(seed, trial, inst, jnp.asarray(c, jnp.uint32)) for c in range(num_chunks(n))]
+        train = jax.tree.map(lambda *a: jnp.concatenate(a, axis=0)[:n], *chunks)
+        return inst, train, test
 
     return draw
 
@@ -135,32 +203,65 @@ def fit_function(cell: Cell) -> Callable[..., dict[str, Array]]:
     target, learner, salt = cell.target, cell.learner, learner_salt(cell.learner)
 
     def fit_eval(seed: Array, trial: Array, inst: Any, train: Any, test: Any) -> dict[str, Array]:
-        key = jax.random.fold_in(trial_base_key(seed, cell.d, cell.n, trial), salt)
+        key = jax.random.fold_in(trial_base_key(seed, cell.d, trial), salt)
         params = learner.fit_task(key, target, inst, train)
         return metrics.evaluate(target, inst, learner, params, train, test)
 
     return fit_eval
 
 
-def _data_key(cell: Cell, chunk: int) -> tuple[str, ...]:
-    t = json.dumps(cell.target.model_dump(mode="json"), sort_keys=True)
-    return ("data", t, str(cell.n), str(cell.n_test), cell.precision, str(chunk))
+def _target_json(cell: Cell) -> str:
+    return json.dumps(cell.target.model_dump(mode="json"), sort_keys=True)
+
+
+def _inst_key(cell: Cell, chunk: int) -> tuple[str, ...]:
+    return ("instance", _target_json(cell), str(cell.n_test), cell.precision, str(chunk))
+
+
+def _chunk_key(cell: Cell, chunk: int) -> tuple[str, ...]:
+    return ("chunk", _target_json(cell), str(TRAIN_CHUNK), cell.precision, str(chunk))
 
 
 def _fit_key(cell: Cell, chunk: int) -> tuple[str, ...]:
     return ("fit", cell.program_key, cell.precision, str(chunk))
 
 
-def compile_data(cell: Cell, chunk: int) -> Any:
-    fn = jax.jit(jax.vmap(data_function(cell), in_axes=(None, 0)))
-    return fn.lower(jnp.asarray(0, jnp.uint32), jnp.zeros((chunk,), jnp.uint32)).compile()
+def _seed_trials(chunk: int) -> tuple[Array, Any]:
+    return jnp.asarray(0, jnp.uint32), jax.ShapeDtypeStruct((chunk,), jnp.uint32)
+
+
+def compile_instance(cell: Cell, chunk: int) -> Any:
+    seed, trials = _seed_trials(chunk)
+    return jax.jit(jax.vmap(instance_function(cell), in_axes=(None, 0))).lower(seed, trials).compile()
+
+
+def compile_chunk(cell: Cell, chunk: int) -> Any:
+    seed, trials = _seed_trials(chunk)
+    inst, _ = jax.eval_shape(jax.vmap(instance_function(cell), in_axes=(None, 0)), seed, trials)
+    fn = jax.jit(jax.vmap(chunk_function(cell), in_axes=(None, 0, 0, None)))
+    return fn.lower(seed, trials, inst, jax.ShapeDtypeStruct((), jnp.uint32)).compile()
+
+
+def compile_data(cell: Cell, chunk: int) -> DataProgram:
+    """The cell's data for blocks of ``chunk`` trials (compiles both data programs, uncached)."""
+    return DataProgram(compile_instance(cell, chunk), compile_chunk(cell, chunk), cell.n)
+
+
+def _data_shapes(cell: Cell, chunk: int) -> tuple[Any, Any, Any]:
+    target, n = cell.target, cell.n
+    seed, trials = _seed_trials(chunk)
+
+    def shapes(seed: Array, trial: Array) -> tuple[Any, Any, Any]:  # the shapes of data_function's output
+        inst, test = instance_function(cell)(seed, trial)
+        return inst, target.sample(inst, jax.random.PRNGKey(0), n), test
+
+    return jax.eval_shape(jax.vmap(shapes, in_axes=(None, 0)), seed, trials)
 
 
 def compile_fit(cell: Cell, chunk: int) -> Any:
-    seed, trials = jnp.asarray(0, jnp.uint32), jax.ShapeDtypeStruct((chunk,), jnp.uint32)
-    shapes = jax.eval_shape(jax.vmap(data_function(cell), in_axes=(None, 0)), seed, trials)
+    seed, trials = _seed_trials(chunk)
     fn = jax.jit(jax.vmap(fit_function(cell), in_axes=(None, 0, 0, 0, 0)))
-    return fn.lower(seed, trials, *shapes).compile()
+    return fn.lower(seed, trials, *_data_shapes(cell, chunk)).compile()
 
 
 _PROGRAMS: dict[tuple[str, ...], Future[Any]] = {}  # compiling, or compiled for a cell still to run
@@ -170,21 +271,47 @@ _RECENT: OrderedDict[tuple[str, ...], Future[Any]] = OrderedDict()
 KEEP_RECENT = 16
 _LOCK = threading.Lock()
 _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="depthlab-compile")
+# Seconds each program took to compile (or to load from the persistent cache), until the first cell that uses
+# it takes the number (``compile_seconds``): a program shared by several cells is counted once.
+_COMPILE_SECONDS: dict[tuple[str, ...], float] = {}
+
+
+def _timed(key: tuple[str, ...], build: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        t0 = time.perf_counter()
+        prog = build()
+        with _LOCK:
+            _COMPILE_SECONDS[key] = time.perf_counter() - t0
+        return prog
+
+    return run
 
 
 def _submit(key: tuple[str, ...], build: Callable[[], Any]) -> Future[Any]:
     with _LOCK:
         fut = _PROGRAMS.get(key)
         if fut is None:
-            fut = _RECENT.pop(key, None) or _COMPILER.submit(build)
+            fut = _RECENT.pop(key, None) or _COMPILER.submit(_timed(key, build))
             _PROGRAMS[key] = fut
         return fut
+
+
+def compile_seconds(cell: Cell, chunk: int) -> dict[str, float]:
+    """Seconds spent compiling this cell's programs, by whichever thread compiled them (``fit``: its training
+    program; ``data``: the data programs, counted for the first cell of their d only), 0 for programs that
+    were already loaded in this process. Unlike the wait (``timings["compile_s"]``) this counts compilation
+    hidden behind running cells: the CPU time it took from them."""
+    with _LOCK:
+        fit = _COMPILE_SECONDS.pop(_fit_key(cell, chunk), 0.0)
+        data = _COMPILE_SECONDS.pop(_inst_key(cell, chunk), 0.0) + _COMPILE_SECONDS.pop(_chunk_key(cell, chunk), 0.0)
+    return {"fit": round(fit, 4), "data": round(data, 4)}
 
 
 def prefetch(cell: Cell, memory_budget: int | None = None) -> None:
     """Start compiling a cell's programs in the background (overlaps compilation with running cells)."""
     b = cell.block(memory_budget)
-    _submit(_data_key(cell, b), lambda: compile_data(cell, b))
+    _submit(_inst_key(cell, b), lambda: compile_instance(cell, b))
+    _submit(_chunk_key(cell, b), lambda: compile_chunk(cell, b))
     _submit(_fit_key(cell, b), lambda: compile_fit(cell, b))
 
 
@@ -196,7 +323,7 @@ def release(cell: Cell, memory_budget: int | None = None) -> None:
     stay loaded (``_RECENT``)."""
     b = cell.block(memory_budget)
     with _LOCK:
-        for key in (_data_key(cell, b), _fit_key(cell, b)):
+        for key in (_inst_key(cell, b), _chunk_key(cell, b), _fit_key(cell, b)):
             fut = _PROGRAMS.get(key)
             if fut is not None and fut.done():
                 _RECENT[key] = _PROGRAMS.pop(key)
@@ -223,9 +350,10 @@ def cancel_prefetch() -> None:
 def compiled_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
     """(data program, fit program, seconds spent waiting for compilation), compiled once per process."""
     t0 = time.perf_counter()
-    data = _submit(_data_key(cell, chunk), lambda: compile_data(cell, chunk)).result()
+    inst = _submit(_inst_key(cell, chunk), lambda: compile_instance(cell, chunk)).result()
+    draw = _submit(_chunk_key(cell, chunk), lambda: compile_chunk(cell, chunk)).result()
     fit = _submit(_fit_key(cell, chunk), lambda: compile_fit(cell, chunk)).result()
-    return data, fit, time.perf_counter() - t0
+    return DataProgram(inst, draw, cell.n), fit, time.perf_counter() - t0
 
 
 def foreground_programs(cell: Cell, chunk: int) -> tuple[Any, Any, float]:
@@ -288,6 +416,8 @@ def run_cell(
         if not eager:
             data_prog, fit_prog, dt = (foreground_programs if foreground else compiled_programs)(cell, block)
             timings["compile_s"] += dt
+            prov["compile_seconds"] = compile_seconds(cell, block)
+            prov["learner_kind"] = cell.learner.kind
         wanted = set(trials)
         for idx_list in blocks(trials, block):
             t1 = time.perf_counter()
