@@ -97,8 +97,11 @@ def test_depth2_learns_the_ball_and_beats_its_linear_ablation():
         out[name] = {k: float(v) for k, v in evaluate(t, inst, spec, prm, train, test).items()}
     deep, lin = out["deep"], out["lin"]
     # no M_W: R^d is the subspace
-    assert set(deep) == {"test_mse", "train_mse", "trivial_mse", "pred_corr", "class_error"}
+    bands = {f"boundary_error_{b}" for b in ("q05", "q15", "q30", "far")}
+    assert set(deep) == {"test_mse", "train_mse", "trivial_mse", "pred_corr", "class_error"} | bands
     assert deep["test_mse"] < 0.05 and deep["class_error"] < 0.06
+    # the depth-2 net's errors sit at the boundary: most in the 5% of mass nearest the sphere, none far off
+    assert deep["boundary_error_q05"] > 3 * deep["class_error"] and deep["boundary_error_far"] < 0.01
     assert lin["test_mse"] > 1.5 * deep["test_mse"]
 
 

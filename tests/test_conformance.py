@@ -316,6 +316,8 @@ def _expected_metrics(spec: LearnerSpec, target: TargetSpec, inst: Any, test: An
         out.add("feature_corr")
     if "classification" in target.capabilities:
         out.add("class_error")
+        if "boundary" in target.capabilities:
+            out.update(f"boundary_error_{b}" for b in ("q05", "q15", "q30", "far"))
     return out
 
 
@@ -454,6 +456,15 @@ def test_target_declared_capabilities_are_honoured(case):
         assert isinstance(t.class_threshold, float)
     else:
         assert not hasattr(t, "class_threshold")
+    if "boundary" in t.capabilities:  # the class boundary is the zero level set of the signed distance
+        assert "classification" in t.capabilities
+        test = r["single"][0][2]
+        s = np.asarray(t.boundary_distance(inst, test))
+        assert s.shape == (test.x.shape[0],)
+        np.testing.assert_array_equal(s < 0, np.asarray(test.f) > t.class_threshold)  # negative inside
+    else:
+        with pytest.raises(NotImplementedError, match=f"{t.family} does not declare boundary"):
+            t.boundary_distance(inst, None)
 
 
 @pytest.mark.parametrize("case", list(TARGET_CASES))

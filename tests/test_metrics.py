@@ -215,3 +215,34 @@ def test_pred_corr_is_scale_and_offset_free(x64):
     noise = Batch(x=jax.random.normal(jax.random.PRNGKey(1), (4000, 1)), y=f, f=f, z=x, h=x)
     assert abs(float(corr(Trial(None, None, Affine(1.0, 0.0), None, noise, noise)))) < 0.05
     assert jnp.isfinite(f).all()
+
+
+def test_boundary_error_bins_the_errors_by_probability_mass_from_the_boundary():
+    """A predictor wrong exactly on the inputs within radius band r +- 2% errs in the q05 band only (those
+    inputs are the mass nearest the sphere), and a constant predictor errs on half of every band."""
+    from depthlab.metrics import REGISTRY, Trial
+    from depthlab.targets import BallTarget
+
+    class Fixed:  # stands in for a fitted learner: predictions given per input
+        capabilities = frozenset()
+
+        def __init__(self, pred):
+            self.pred = pred
+
+        def predict(self, params, x):
+            return self.pred
+
+    t = BallTarget(d=8, radius_law="gaussian")
+    inst = t.draw(jax.random.PRNGKey(0))
+    test = t.sample(inst, jax.random.PRNGKey(1), 20000)
+    rho = np.asarray(test.h[:, 0])
+    near = np.abs(rho / float(inst.r) - 1) < 0.02
+    pred = jnp.where(jnp.asarray(near), 1.0 - test.f, test.f)  # wrong exactly near the boundary
+    out = np.asarray(REGISTRY["boundary_error"].compute(Trial(t, inst, Fixed(pred), None, test, test)))
+    assert out[0] > 0.4 and out[1] == 0.0 and out[2] == 0.0 and out[3] == 0.0, out
+    # the share of inputs within 2% of r is their probability mass, below the band's 10%
+    assert out[0] == pytest.approx(near.mean() / np.mean(np.abs(np.searchsorted(np.sort(rho), rho) / rho.size
+                                                                - 0.5) < 0.05), rel=0.05)
+    half = np.asarray(REGISTRY["boundary_error"].compute(
+        Trial(t, inst, Fixed(jnp.full_like(test.f, 0.6)), None, test, test)))  # predicts "inside" everywhere
+    np.testing.assert_allclose(half, 0.5, atol=0.03)

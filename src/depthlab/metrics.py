@@ -18,6 +18,14 @@ report draw it, and checks and thresholds may name it (names are validated: ``Me
                   Stored with the trial (``store``: its long-format table) and aggregated like every metric.
 * ``class_error`` (targets with a ``class_threshold`` c, e.g. ball indicators): the 0-1 error of the
                   thresholded prediction, mean_x 1{(f(x) > c) != (f*(x) > c)}.
+* ``boundary_error_{band}`` (targets with a "boundary", ball indicators): where the 0-1 errors sit relative to
+                  the class boundary. Each test input gets its distance from the boundary in probability mass,
+                  q_i = |F(s_i) - F(0)| with s_i the signed distance (``TargetSpec.boundary_distance``: ||x|| - r)
+                  and F the empirical CDF of s over the test set; the stored values are the 0-1 error among
+                  the inputs with q in each band of ``BOUNDARY_BANDS``: ``q05`` [0, 0.05) (the 5% of the mass
+                  nearest the sphere on each side), ``q15`` [0.05, 0.15), ``q30`` [0.15, 0.30), ``far`` the rest
+                  (nan where a band is empty). An error floor of a net that resolves only the bulk sits in
+                  ``q05``; a net that misses the radial feature errs far from the boundary too.
 * ``pred_corr``   = Pearson correlation over the test inputs between the prediction f(x) and f*(x): the
                   fraction of f* the learner tracks up to scale and offset (1: exact up to an affine map; a
                   learner shrunk towards 0 by its ridge has a large test MSE but can have pred_corr near 1).
@@ -31,6 +39,7 @@ Which metrics a trial has follows from the declared capabilities of its learner 
     overlap_h      learner "hidden_preactivation"   and target "hidden_features"
     feature_corr   learner "learned_feature"        and target "hidden_features"
     class_error    target "classification"
+    boundary_error target "classification" and "boundary"
     the others     always
 """
 
@@ -119,7 +128,9 @@ class Metric:
 
     ``compute`` returns a scalar, or None where the learner or target does not have what it measures (e.g.
     no first layer). A ``per_branch`` metric returns one value per branch of the target, (B,): the stored
-    value ``name`` is their mean and, where B > 1, ``name_b{m}`` keeps each. ``panel``: drawn in its own panel
+    value ``name`` is their mean and, where B > 1, ``name_b{m}`` keeps each. A metric with ``parts`` returns one
+    value per part, stored as ``name_{part}`` (``name`` itself is not stored: the parts are not summands of a
+    mean, e.g. errors within bands of unequal mass). ``panel``: drawn in its own panel
     of the figures and the report when measured; ``table``: a column of the report's results table."""
 
     name: str
@@ -128,6 +139,7 @@ class Metric:
     per_branch: bool = False
     panel: bool = False
     table: bool = True
+    parts: tuple[str, ...] = ()
 
 
 def _class_error(t: Trial) -> Array | None:
@@ -135,6 +147,28 @@ def _class_error(t: Trial) -> Array | None:
         return None
     c = t.target.class_threshold
     return jnp.mean(((t.predict_test() > c) != (t.test.f > c)).astype(t.test.f.dtype))
+
+
+BOUNDARY_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("q05", 0.0, 0.05), ("q15", 0.05, 0.15), ("q30", 0.15, 0.30), ("far", 0.30, 1.01))
+
+
+def _boundary_error(t: Trial) -> Array | None:
+    if "classification" not in t.target.capabilities or "boundary" not in t.target.capabilities:
+        return None
+    s = t.target.boundary_distance(t.inst, t.test)
+    n = s.shape[0]
+    order = jnp.sort(s)
+    cdf = lambda v: jnp.searchsorted(order, v, side="right") / n  # noqa: E731  empirical CDF of s
+    q = jnp.abs(cdf(s) - cdf(jnp.zeros((), s.dtype)))
+    c = t.target.class_threshold
+    wrong = ((t.predict_test() > c) != (t.test.f > c)).astype(s.dtype)
+    out = []
+    for _, lo, hi in BOUNDARY_BANDS:
+        inside = ((q >= lo) & (q < hi)).astype(s.dtype)
+        count = jnp.sum(inside)
+        out.append(jnp.where(count > 0, jnp.sum(wrong * inside) / jnp.maximum(count, 1.0), jnp.nan))
+    return jnp.stack(out)
 
 
 def _overlap_w(t: Trial) -> Array | None:
@@ -167,6 +201,8 @@ _DEFINITIONS = [
            per_branch=True, panel=True),
     Metric("feature_corr", r"corr($\varphi$, $h^*$): Pearson, learned feature", _feature_corr, panel=True),
     Metric("class_error", "0-1 error (prediction thresholded at 1/2)", _class_error, panel=True),
+    Metric("boundary_error", "0-1 error by distance from the boundary (probability mass)", _boundary_error,
+           table=False, parts=tuple(b[0] for b in BOUNDARY_BANDS)),
     Metric("pred_corr", "corr($f$, $f^*$): Pearson, prediction vs target",
            lambda t: pearson(t.predict_test(), t.test.f)),
 ]
@@ -178,7 +214,10 @@ _BRANCH = re.compile(r"^(?P<base>[a-z_]+)_b(?P<m>[0-9]+)$")
 def base_metric(name: str) -> Metric | None:
     """The registered metric a stored name refers to (``overlap_w_b1`` -> overlap_w), or None."""
     if name in REGISTRY:
-        return REGISTRY[name]
+        return None if REGISTRY[name].parts else REGISTRY[name]  # a metric of parts is stored by part only
+    for m in REGISTRY.values():
+        if m.parts and name in {f"{m.name}_{p}" for p in m.parts}:
+            return m
     hit = _BRANCH.match(name)
     base = REGISTRY.get(hit["base"]) if hit else None
     return base if base is not None and base.per_branch else None
@@ -188,7 +227,8 @@ def check_metric_name(name: str) -> str:
     """``name`` if it is a registered metric (or a per-branch one, ``overlap_w_b0``); else ValueError."""
     if base_metric(name) is None:
         per = ", ".join(f"{m.name}_b0" for m in REGISTRY.values() if m.per_branch)
-        raise ValueError(f"unknown metric {name!r}; known: {', '.join(REGISTRY)} (per branch of a MIGHT target: "
+        known = [f"{m.name}_{m.parts[0]}" if m.parts else m.name for m in REGISTRY.values()]
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(known)} (per branch of a MIGHT target: "
                          f"{per}, ...)")
     return name
 
@@ -206,7 +246,9 @@ def evaluate(
         value = m.compute(trial)
         if value is None:
             continue
-        if m.per_branch:
+        if m.parts:
+            out.update({f"{m.name}_{p}": value[i] for i, p in enumerate(m.parts)})
+        elif m.per_branch:
             out[m.name] = jnp.mean(value)
             if value.shape[0] > 1:  # one branch: the mean is the value
                 out.update({f"{m.name}_b{b}": value[b] for b in range(value.shape[0])})

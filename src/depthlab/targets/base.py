@@ -16,6 +16,9 @@ Capabilities (as for learners, ``learners.base``): what else a target provides i
     "classification"   spec.class_threshold c: f* > c is the positive class, for targets that are (smoothed)
                        indicators (-> class_error)
     "hidden_features"  batch.h holds meaningful intermediate features (n, B) (-> overlap_h, feature_corr)
+    "boundary"         spec.boundary_distance(inst, batch) -> (n,) signed distance of each input from the class
+                       boundary (negative inside the positive class), for classification targets whose
+                       boundary is a level set (ball indicators: ||x|| - r) (-> boundary_error)
 
 A target family declares them as a class variable ``capabilities: ClassVar[frozenset[TargetCapability]]``, or
 computes them in a ``capabilities`` property where its configuration decides (e.g. a quadratic form's rank).
@@ -31,7 +34,7 @@ from pydantic import Field
 
 from depthlab.config import Config
 
-TargetCapability = Literal["subspace", "classification", "hidden_features"]
+TargetCapability = Literal["subspace", "classification", "hidden_features", "boundary"]
 TARGET_CAPABILITIES: frozenset[TargetCapability] = frozenset(get_args(TargetCapability))
 
 
@@ -66,6 +69,10 @@ class TargetSpec(Config):
     def subspaces(self, inst: Any) -> Array:
         """(B, D, d): orthonormal bases of the hidden subspace(s), D < d (capability ``subspace``)."""
         raise NotImplementedError(f"{self.family} does not declare subspace")
+
+    def boundary_distance(self, inst: Any, batch: Batch) -> Array:
+        """(n,) signed distance of each input of ``batch`` from the class boundary (capability ``boundary``)."""
+        raise NotImplementedError(f"{self.family} does not declare boundary")
 
     def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
         """Reference error levels (E f*^2 and best approximations in given function classes)."""

@@ -30,7 +30,9 @@ with r = the median of rho by default (P(f* > 1/2) = 1/2, both classes carry mas
 classes non-negligible). Classification: f(x) > 1/2 predicts ||x|| <= r (``class_threshold``).
 
 Hidden features: z = h = ||x|| (n, 1), the only relevant statistic; there is no hidden subspace (it would be all
-of R^d), so the target does not declare "subspace" (capabilities: "classification", "hidden_features").
+of R^d), so the target does not declare "subspace". Capabilities: "classification", "hidden_features",
+"boundary" (the signed distance ||x|| - r from the sphere of radius r, by which ``boundary_error`` bins the 0-1
+error).
 
 The radius laws are one table, ``RADIUS_LAWS`` (name -> CDF, sampler, median); a new law is one entry there
 and one name in ``RadiusLaw``.
@@ -131,7 +133,7 @@ class BallTarget(TargetSpec):
                                    "exp(s Z) (a benign comparison law)")
 
     # no "subspace": f* depends on the radius, not on a subspace (the only relevant direction set is all of R^d)
-    capabilities: ClassVar[frozenset[TargetCapability]] = frozenset({"classification", "hidden_features"})
+    capabilities: ClassVar[frozenset[TargetCapability]] = frozenset({"classification", "hidden_features", "boundary"})
     class_threshold: ClassVar[float] = 0.5  # f > 1/2 <=> inside the ball
 
     @model_validator(mode="after")
@@ -182,6 +184,10 @@ class BallTarget(TargetSpec):
         x = rho[:, None] * theta
         f = self.label(rho, inst.r)
         return Batch(x=x, y=f, f=f, z=rho[:, None], h=rho[:, None])
+
+    def boundary_distance(self, inst: BallInstance, batch: Batch) -> Array:
+        """||x|| - r (batch.h holds ||x||): negative inside the ball (the positive class)."""
+        return batch.h[:, 0] - inst.r
 
     def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
         """trivial = E f*^2 (predict 0); best_constant = Var f* (predict E f*). Exact, from the radius CDF."""
