@@ -48,7 +48,8 @@ OKABE_ITO = {
 # A method's style comes from its declared role (``Preset.roles``, default by learner kind), never its name.
 ROLE_STYLES: dict[str, tuple[str, str]] = {  # role -> (Okabe-Ito colour, marker)
     "three_layer": ("blue", "o"), "three_layer_joint": ("vermillion", "s"), "ablation": ("vermillion", "s"),
-    "scaled_up": ("blue", "*"), "two_layer": ("bluish_green", "^"), "longer": ("bluish_green", "v"),
+    "scaled_up": ("blue", "*"), "variant": ("yellow", "P"), "two_layer": ("bluish_green", "^"),
+    "longer": ("bluish_green", "v"),
     "one_step": ("sky_blue", "v"), "kernel": ("orange", "D"), "kernel_alt": ("reddish_purple", "P"),
     "random_features": ("black", "X"),
 }

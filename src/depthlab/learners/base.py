@@ -41,8 +41,8 @@ from depthlab.config import Config
 
 # A learner kind's default role in figures (its colour and marker, plots.ROLE_STYLES); a preset may give a method
 # another (Preset.roles). Every concrete learner declares ``plot_role: ClassVar[PlotRole]``.
-PlotRole = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "two_layer", "longer", "one_step",
-                   "kernel", "kernel_alt", "random_features"]
+PlotRole = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "variant", "two_layer", "longer",
+                   "one_step", "kernel", "kernel_alt", "random_features"]
 LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature"]
 LEARNER_CAPABILITIES: frozenset[LearnerCapability] = frozenset(get_args(LearnerCapability))
 

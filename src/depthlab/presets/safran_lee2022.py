@@ -5,7 +5,10 @@ main presets use the heavy-tailed law of Eldan & Shamir (2016) (density phi^2, r
 (d/rho) J_{d/2}(2 pi R_d rho)^2), on which networks with one non-linear layer cannot approximate ball
 indicators well (Safran & Shamir 2017) and standard GD on them cannot beat a constant (Safran & Lee 2022).
 Methods: the depth-2 net with two sigmoidal layers whose hidden layer is frozen at random and whose output
-neuron is trained by GD (the upper bound), the same without the outer sigmoid (ablation), a one-hidden-layer
+neuron is trained by GD (the upper bound; its default hidden layer is structured: rows of random orthogonal
+frames sharing a bias, in +- pairs, so that a frame's units sum to a radial function of ||x|| and the radial
+feature is built in by construction), the same with i.i.d. random directions (the paper's random features,
+``depth2_iid``), the same without the outer sigmoid (ablation), a one-hidden-layer
 sigmoid net trained by standard GD on all parameters, random features with a ridge readout, and kernel
 ridge with the erf-network NNGP kernel. The paper has no experiments; the checks are its qualitative claims.
 Widths are polynomial in d: m = d^2 (and 4 d^2 for the error-vs-width comparison).
@@ -29,6 +32,10 @@ def _methods(law: str, wide: bool) -> dict[str, dict[str, Any]]:
         # the same frozen features with the exact least-squares linear readout: the best a linear output can do,
         # so no step size or step count stands between the two (GD at lr 1.9 was a different step rule)
         "depth2_linear": {**DEPTH2, "output": "linear", "readout": "lstsq", "lr": 1.0},
+        # the paper's random features: i.i.d. directions on the sphere, no +- pairs. The default hidden layer of
+        # DEPTH2 is structured (rows of random orthogonal frames sharing one bias, in +- pairs), so a frame's
+        # sum of units is already a radial function of ||x||: it builds the radial feature in by construction
+        "depth2_iid": {**DEPTH2, "directions": "sphere", "symmetric": False},
         "shallow_gd": SHALLOW,
         # the same run 4x longer: "cannot beat a constant" must not be under-training (its plateau is checked)
         "shallow_gd_4x": {**SHALLOW, "steps": 4 * SHALLOW["steps"]},
@@ -59,6 +66,11 @@ def _checks(law: str, wide: bool) -> list[dict[str, Any]]:
             {"kind": "ordering_every_d", "name": "depth-2 beats shallow GD by 2x at every d",
              "methods": ["depth2", "shallow_gd"], "metric": "test_mse", "factor": 2.0,
              "description": "2 x median test MSE(depth2) < median test MSE(shallow_gd) at the largest n"},
+            {"kind": "ordering_every_d", "name": "depth-2 with an i.i.d. hidden layer beats shallow GD by 2x",
+             "methods": ["depth2_iid", "shallow_gd"], "metric": "test_mse", "factor": 2.0,
+             "description": "the separation without the structured frames: 2 x median test MSE(depth2_iid, i.i.d. "
+                            "random hidden directions as in the paper) < median test MSE(shallow_gd) at the largest "
+                            "n, every d"},
             {"kind": "ordering_every_d", "name": "shallow GD has plateaued (4x the steps)",
              "methods": ["shallow_gd_4x", "shallow_gd"], "metric": "test_mse", "op": "<", "factor": 1.25,
              "description": "median test MSE of shallow GD after 2000 steps / after 8000 < 1.25 at every d: 4x "
@@ -90,7 +102,7 @@ def _preset(law: str, quick: bool) -> Preset:
         "est_runtime": "~3.5 min" if quick else "~12 min projected (--dry-run: 725 s idle)",
         "target": {"family": "ball", "radius_law": law},
         "methods": _methods(law, wide=not quick),
-        "roles": {"depth2_linear": "ablation", "shallow_gd_4x": "longer",
+        "roles": {"depth2_linear": "ablation", "depth2_iid": "variant", "shallow_gd_4x": "longer",
                   **({} if quick else {"depth2_big": "scaled_up"})},
         # d = 32 left out of the full preset: its 4x-steps shallow GD alone is 109 TFLOP (the whole preset at
         # d = 8..32 projects 2548 s idle here); the claims are "at every d" and need no slope
