@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import signal
 import sys
 import time
 from enum import StrEnum
@@ -283,9 +284,25 @@ def run(
         err.print("note: --executor is deprecated: in-process is the default, use --workers N for Dask")
     p = _resolve(preset, set_, trials)
     store_path = Path(store or default_store_path())
+    from depthlab.sweep import interrupts
+
+    planned: list[Any] = []
+
+    def stopped_line(signum: int) -> str:
+        """What an interrupted run says (interrupts.py: Ctrl-C / SIGTERM exit with 130 / 143)."""
+        name = signal.Signals(signum).name
+        if not planned:
+            return f"interrupted by {name} before any cell ran; nothing stored was changed"
+        q = planned[0]
+        stored = len(q.cells) - len(q.tasks) + q.stored
+        return (f"interrupted by {name}: {stored} of {len(q.cells)} cells are stored ({q.stored} by this run; "
+                "the cell in flight is lost); run the same command again to resume")
+
     # a dry run of a store that does not exist yet plans against an empty one and creates no file
-    with (Store(":memory:") if dry_run and not store_path.exists() else _store(store)) as st:
+    with interrupts.guard(stopped_line) as stop, (
+            Store(":memory:") if dry_run and not store_path.exists() else _store(store)) as st:
         pl = plan(p, st, register=not dry_run)
+        planned.append(pl)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
             f"[bold]{escape(p.name)}[/]: {len(pl.cells)} cells x {p.trials} trials "
@@ -317,6 +334,7 @@ def run(
         if not pl.tasks:
             console.print("nothing to do: every cell is in the store")
             return
+        stop.raise_interrupt = True  # a signal from here on stops the run through KeyboardInterrupt (below)
         failed, diverged, finished = 0, 0, 0
         first_failure: list[Any] = []
         not_run: list[Any] = []
@@ -364,10 +382,11 @@ def run(
             except ClusterError as e:
                 prog.stop()
                 raise _fail(str(e)) from None
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit now, without waiting for the background compiler
                 prog.stop()
-                err.print("interrupted: finished cells are stored; run the same command again to resume")
-                raise typer.Exit(130) from None
+                signum = interrupts.signalled() or signal.SIGINT
+                st.close()
+                interrupts.exit_now(interrupts.exit_code(signum), stopped_line(signum))
         if not_run:
             task, res = first_failure
             err.print(res.message, markup=False, highlight=False)

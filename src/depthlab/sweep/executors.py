@@ -7,6 +7,10 @@ writer of the store. Both skip what the store already holds, and run cells in de
 
 ``fail_fast``: stop at the first failed cell (in process: run no further cell; Dask: cancel the tasks not
 finished yet). The cells finished until then stay stored; both return the tasks they did not run.
+
+Interrupts (Ctrl-C, SIGTERM; ``interrupts.py``): each cell is committed under ``interrupts.committing``, so a
+signal never drops a computed cell halfway through its commit; ``run_local`` cancels the compilations it
+queued when it stops early, so nothing is left for the process to wait for.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from depthlab.presets.base import Preset
 from depthlab.store import Store
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand
+from depthlab.sweep.interrupts import committing
 from depthlab.sweep.runner import (
     CellResult,
     cancel_prefetch,
@@ -56,6 +61,7 @@ class Plan:
     cells: list[Cell]
     tasks: list[Task]  # what is still to run
     config_hash: str = ""
+    stored: int = 0  # cells this process has committed as finished (ok or diverged trials), ``record_cell``
 
     @property
     def total_cost(self) -> float:
@@ -102,7 +108,9 @@ Callback = Callable[[Task, CellResult], None]
 def record_cell(store: Store, p: Plan, task: Task, res: CellResult, executor: str) -> None:
     """Commit one finished (or failed) cell to the store, with its provenance, in one transaction."""
     prov = {**res.provenance, "config_hash": p.config_hash, "seed": task.cell.seed, "executor": executor}
-    store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
+    with committing():  # a Ctrl-C / SIGTERM meanwhile takes effect once the cell is stored (interrupts.py)
+        store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
+        p.stored += res.status != "failed"
 
 
 PREFETCH_WINDOW = 24  # cells compiled ahead of the one running (bounds the programs held in memory)
