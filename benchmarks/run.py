@@ -1,6 +1,6 @@
 """``make bench``: the benchmark suite lives in ``depthlab.bench`` (also ``depthlab bench``)."""
 
-from depthlab.bench import _md, main
+from depthlab.bench import main, markdown
 
 if __name__ == "__main__":
-    print(_md(main()))
+    print(markdown(main()))

@@ -8,7 +8,10 @@ Sections:
    ``dandi2025-example`` with the step count cut down, which leaves the per-step cost unchanged):
    compile time, run time, FLOPs counted from the shapes, GFLOP/s and fraction of the fp32 peak;
 3. end-to-end ``quick`` in fresh processes, with an empty and then a warm compilation cache: wall time,
-   time per cell, share of wall time outside compiled numerics;
+   time per cell, share of wall time outside compiled numerics, compile wait and its share of wall time,
+   compile seconds per program (data programs; training programs per learner kind) and per sweep, and the
+   cold / warm ratio; section ``cold_start`` (by name only, not in ``all``) does the same for every quick
+   preset;
 4. scaling of a layer-wise cell with n and with the number of trials (fitted exponents);
 5. peak RSS of the largest cells of ``dandi2025-example`` (fresh process each, all 10 trials), vs the
    arrays' estimated size;
@@ -109,27 +112,66 @@ def learner_section(peak: float) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_quick(store: Path, cache: Path) -> dict[str, float]:
-    env = {**os.environ, "DEPTHLAB_JAX_CACHE": str(cache)}
+def quick_presets() -> list[str]:
+    """The presets that are meant to run in minutes: ``quick`` and every ``*-quick``."""
+    from depthlab.presets import all_presets
+
+    return [name for name in all_presets() if name == "quick" or name.endswith("-quick")]
+
+
+def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``depthlab run PRESET`` in a fresh process with the compilation cache ``cache``: wall time, the runs
+    table's compiled numerics and compile wait, and the compile seconds recorded per program (``runner``'s
+    ``compile_seconds`` in each run's provenance: compilation hidden behind running cells included)."""
+    env = {**os.environ, "DEPTHLAB_JAX_CACHE": str(cache), **(extra_env or {})}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "depthlab.cli", "run", "quick", "--store", str(store)], env=env,
+    subprocess.run([sys.executable, "-m", "depthlab.cli", "run", preset, "--store", str(store)], env=env,
                    check=True, capture_output=True)
     wall = time.perf_counter() - t0
     import sqlite3
 
     con = sqlite3.connect(store)
-    run_s, compile_s, cells = con.execute("SELECT SUM(run_s), SUM(compile_s), COUNT(*) FROM runs").fetchone()
+    rows = con.execute("SELECT run_s, compile_s, provenance_json FROM runs").fetchall()
     con.close()
-    return {"wall_s": wall, "run_s": run_s, "compile_wait_s": compile_s, "cells": cells,
-            "per_cell_s": wall / cells, "outside_compiled": 1 - run_s / wall}
+    fit: dict[str, list[float]] = {}
+    data = 0.0
+    for _, _, prov_json in rows:
+        prov = json.loads(prov_json or "{}")
+        secs = prov.get("compile_seconds") or {}
+        fit.setdefault(prov.get("learner_kind", "?"), []).append(float(secs.get("fit", 0.0)))
+        data += float(secs.get("data", 0.0))
+    run_s = sum(r[0] or 0.0 for r in rows)
+    wait = sum(r[1] or 0.0 for r in rows)
+    compiled = sum(map(sum, fit.values())) + data
+    return {"preset": preset, "wall_s": wall, "run_s": run_s, "compile_wait_s": wait, "cells": len(rows),
+            "per_cell_s": wall / max(len(rows), 1), "outside_compiled": 1 - run_s / wall,
+            "compile_wait_share": wait / wall, "compile_s": compiled, "data_compile_s": data,
+            "fit_compile_s": {k: {"programs": len(v), "total_s": sum(v), "median_s": float(np.median(v))}
+                              for k, v in sorted(fit.items())}}
 
 
-def end_to_end_section() -> dict[str, dict[str, float]]:
+def _run_quick(store: Path, cache: Path) -> dict[str, Any]:
+    return _run_sweep("quick", store, cache)
+
+
+def cold_warm(preset: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A preset run cold (an empty compilation cache folder, fresh process) and then warm (the same cache)."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
-        cold = _run_quick(Path(tmp) / "cold.sqlite", cache)
-        warm = _run_quick(Path(tmp) / "warm.sqlite", cache)
-    return {"cold": cold, "warm": warm}
+        cold = _run_sweep(preset, Path(tmp) / "cold.sqlite", cache, extra_env)
+        warm = _run_sweep(preset, Path(tmp) / "warm.sqlite", cache, extra_env)
+    return {"cold": cold, "warm": warm, "cold_over_warm": cold["wall_s"] / warm["wall_s"]}
+
+
+def end_to_end_section() -> dict[str, dict[str, Any]]:
+    """``quick`` cold then warm (section ``end_to_end``)."""
+    r = cold_warm("quick")
+    return {"cold": r["cold"], "warm": r["warm"]}
+
+
+def cold_start_section() -> dict[str, dict[str, Any]]:
+    """Cold and warm wall time of every quick preset (section ``cold_start``; tens of minutes on 2 cores)."""
+    return {name: cold_warm(name) for name in quick_presets()}
 
 
 def scaling_section() -> dict[str, Any]:
@@ -218,10 +260,28 @@ def markdown(report: dict[str, Any]) -> str:
     e = report.get("end_to_end")
     if e:
         lines += ["", "| quick end to end | wall s | cells | s/cell | compiled numerics s | compile wait s | "
-                  "outside compiled |", "|---|---|---|---|---|---|---|"]
+                  "compile wait / wall | programs compiled s | outside compiled |", "|---|" + "---|" * 8]
         for k, v in e.items():
             lines.append(f"| {k} cache | {v['wall_s']:.1f} | {v['cells']} | {v['per_cell_s']:.2f} | {v['run_s']:.1f} | "
-                         f"{v['compile_wait_s']:.1f} | {100 * v['outside_compiled']:.0f}% |")
+                         f"{v['compile_wait_s']:.1f} | {100 * v.get('compile_wait_share', 0):.0f}% | "
+                         f"{v.get('compile_s', 0):.1f} | {100 * v['outside_compiled']:.0f}% |")
+        cold = e.get("cold", {})
+        if cold.get("fit_compile_s"):
+            lines += ["", "| quick, empty cache: compile per program | programs | total s | median s |",
+                      "|---|---|---|---|",
+                      f"| data (instance + chunk, per d) | - | {cold['data_compile_s']:.1f} | - |"]
+            for kind, v in cold["fit_compile_s"].items():
+                lines.append(f"| {kind} training | {v['programs']} | {v['total_s']:.1f} | {v['median_s']:.2f} |")
+        if "warm" in e and "cold" in e:
+            lines += ["", f"quick cold / warm wall time: {e['cold']['wall_s'] / e['warm']['wall_s']:.2f}x"]
+    cs = report.get("cold_start")
+    if cs:
+        lines += ["", "| preset | cold wall s | warm wall s | cold / warm | programs compiled s | "
+                  "compile wait / cold wall |", "|---|---|---|---|---|---|"]
+        for name, v in cs.items():
+            lines.append(f"| {name} | {v['cold']['wall_s']:.1f} | {v['warm']['wall_s']:.1f} | "
+                         f"{v['cold_over_warm']:.2f}x | {v['cold']['compile_s']:.1f} | "
+                         f"{100 * v['cold']['compile_wait_share']:.0f}% |")
     s = report.get("scaling")
     if s:
         lines += ["", f"Scaling (layer-wise, d=32): time vs n {s['n']} -> "
@@ -267,6 +327,8 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
         report["memory"] = memory_section()
     if want("end_to_end"):
         report["end_to_end"] = end_to_end_section()
+    if "cold_start" in sections:  # every quick preset cold and warm: long, only when asked for by name
+        report["cold_start"] = cold_start_section()
     report["suite_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
@@ -277,6 +339,47 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
         THROUGHPUT_FILE.parent.mkdir(parents=True, exist_ok=True)
         THROUGHPUT_FILE.write_text(json.dumps({"gflops": paper, "cpu": report["cpu"], "measured": time.time()}))
     return report
+
+
+# Compile seconds projected where the store has no measurement: measured on ``quick`` (2-core AMD EPYC, JAX
+# 0.10.2, empty compilation cache): a 3-layer training program 4-4.5 s, 2-layer 3.3 s, kernel 0.6 s; the two data
+# programs of a d together 3.5 s.
+DEFAULT_COMPILE_S: dict[str, float] = {"layerwise": 4.5, "joint": 4.5, "two_layer": 3.3, "kernel": 0.6, "data": 3.5}
+DEFAULT_FIT_COMPILE_S = 3.0  # a learner kind without a default above
+MIN_MEASURED_COMPILE_S = 0.5  # shorter records are programs loaded from the compilation cache, not compiled
+
+
+def measured_compile_seconds(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Median compile seconds per learner kind (and ``data``) over the store's run rows that recorded them
+    (``provenance_json``: ``compile_seconds`` and ``learner_kind``, written by ``runner.run_cell``); records
+    under ``MIN_MEASURED_COMPILE_S`` are cache loads and left out."""
+    seen: dict[str, list[float]] = {}
+    for r in runs:
+        try:
+            prov = json.loads(r.get("provenance_json") or "{}")
+            secs, kind = prov.get("compile_seconds") or {}, prov.get("learner_kind")
+            for name, v in (("data", secs.get("data")), (kind, secs.get("fit"))):
+                if isinstance(name, str) and isinstance(v, int | float) and v >= MIN_MEASURED_COMPILE_S:
+                    seen.setdefault(name, []).append(float(v))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return {k: float(np.median(v)) for k, v in seen.items()}
+
+
+def projected_compile_seconds(cells: list[Cell], measured: dict[str, float] | None = None) -> list[float]:
+    """Compile seconds each cell adds when run from an empty compilation cache: its training program (the
+    store's median for its learner kind, else ``DEFAULT_COMPILE_S``), plus the data programs for the first
+    cell of each (target, test size, block) (they are shared by every method and n of a d)."""
+    rates = {**DEFAULT_COMPILE_S, **(measured or {})}
+    out, data_seen = [], set()
+    for c in cells:
+        secs = rates.get(c.learner.kind, DEFAULT_FIT_COMPILE_S)
+        data_key = (c.target.model_dump_json(), c.n_test, c.precision, c.block())
+        if data_key not in data_seen:
+            data_seen.add(data_key)
+            secs += rates["data"]
+        out.append(secs)
+    return out
 
 
 def load_throughput() -> dict[str, float] | None:

@@ -77,6 +77,44 @@ def _row(t: Table, *cells: object) -> None:
     t.add_row(*(_lit(c) for c in cells))
 
 
+PROGRESS_EVERY_S = 10.0  # plain progress: at most one line per this many seconds (and always the last cell)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class LineProgress:
+    """Progress for logs (stdout is not a terminal: a cluster job, CI, ``| tee``): a plain line when a cell
+    finishes, at most one every ``every`` seconds, and always for the last cell:
+
+        [12/28 cells] elapsed 0:01:05, ETA 0:00:40 | layerwise d=32 n=4095 (kappa=2.40)
+
+    ETA = elapsed x (remaining cost / finished cost), cost being the cells' FLOPs plus a per-cell overhead (as
+    the terminal's bar)."""
+
+    def __init__(self, con: Console, total_cost: float, total_cells: int, every: float = PROGRESS_EVERY_S,
+                 clock: Any = time.monotonic) -> None:
+        self.con, self.total_cost, self.total_cells, self.every, self.clock = con, total_cost, total_cells, every, clock
+        self.t0 = clock()
+        self.last = -math.inf
+        self.cost = 0.0
+        self.cells = 0
+
+    def advance(self, cost: float, label: str) -> None:
+        self.cost += cost
+        self.cells += 1
+        now = self.clock()
+        if now - self.last < self.every and self.cells < self.total_cells:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        eta = elapsed * max(self.total_cost - self.cost, 0.0) / self.cost if self.cost > 0 else math.inf
+        eta_text = _clock(eta) if math.isfinite(eta) else "?"
+        _say(self.con, f"[{self.cells}/{self.total_cells} cells] elapsed {_clock(elapsed)}, ETA {eta_text} | {label}")
+
+
 def _fail(msg: str, code: int = 2) -> typer.Exit:
     err.print(Text.assemble(("error:", "bold red"), " ", msg), highlight=False)
     return typer.Exit(code)
@@ -270,7 +308,15 @@ def run(
     tasks, one per cell, and commit each result to the store as it arrives. A failed cell is recorded with
     its traceback (`depthlab results --failed`) and runs again next time; --fail-fast stops the sweep at the
     first one (the cells finished until then stay stored) and prints its traceback."""
-    from depthlab.sweep.executors import plan, run_local, run_on_client
+    from depthlab.sweep.executors import (
+        feasibility,
+        infeasible_summary,
+        memory_report,
+        plan,
+        run_local,
+        run_on_client,
+        worker_memory,
+    )
 
     try:
         mode = execution_mode(workers, scheduler, cluster.value if cluster else None,
@@ -298,10 +344,23 @@ def run(
         return (f"interrupted by {name}: {stored} of {len(q.cells)} cells are stored ({q.stored} by this run; "
                 "the cell in flight is lost); run the same command again to resume")
 
+    # where a cell cannot fit in memory (refused below) no store is created either
+    memory = worker_memory(mode, workers, slurm.memory if slurm else None, slurm.processes if slurm else 1)
+    from depthlab.sweep.grid import expand
+
+    may_refuse = any(feasibility(c, memory).refuses_run for c in expand(p))
     # a dry run of a store that does not exist yet plans against an empty one and creates no file
     with interrupts.guard(stopped_line) as stop, (
-            Store(":memory:") if dry_run and not store_path.exists() else _store(store)) as st:
-        pl = plan(p, st, register=not dry_run)
+            Store(":memory:") if (dry_run or may_refuse) and not store_path.exists() else _store(store)) as st:
+        pl = plan(p, st, register=False)
+        # every cell still to run, checked against the memory where it will run, before anything is computed
+        checked = [feasibility(task.cell, memory) for task in pl.tasks]
+        fits = {f.cell.key: f for f in checked}
+        refused = [f for f in checked if f.refuses_run]
+        if refused and not dry_run:
+            raise _fail(f"cannot run {p.name}: {infeasible_summary(refused, memory)}")
+        if not dry_run:
+            pl = plan(p, st)
         planned.append(pl)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
@@ -310,26 +369,41 @@ def run(
             highlight=False,
         )
         if dry_run:
-            t = _table("method", "d", "n", "kappa", "trials to run", "computed (blocks)", "GFLOP", "MiB/trial",
-                       "feasible")
-            for task in pl.tasks:
-                c = task.cell
-                try:
-                    c.learner.check_feasible(c.d, c.n)
-                    ok = Text("yes")
-                except ValueError as e:
-                    ok = Text.assemble(("no", "red"), f": {e}")
-                mib = c.learner.memory_bytes(c.d, c.n) / 2**20
-                _row(t, c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
-                          f"{computed_trials(c, task.trials)} ({c.block()}/block)", f"{task.cost / 1e9:.0f}",
-                          f"{mib:.0f}", ok)
-            console.print(t)
-            from depthlab.bench import THROUGHPUT_FILE, load_throughput
+            from depthlab.bench import (
+                THROUGHPUT_FILE,
+                load_throughput,
+                measured_compile_seconds,
+                projected_compile_seconds,
+            )
+            from depthlab.sweep.executors import PROJECTED_GFLOPS
 
             measured = load_throughput()
-            secs = pl.projected_seconds(measured)
+            compile_measured = measured_compile_seconds(st.runs())
+            compile_secs = projected_compile_seconds([task.cell for task in pl.tasks], compile_measured)
+            # learners' FLOPs (computed trials x the learner's count) apart from compilation (seconds)
+            t = _table("method", "d", "n", "kappa", "trials to run", "computed (blocks)", "learner GFLOP",
+                       "compile s", "MiB/trial", "feasible")
+            learner_secs = 0.0
+            for task, comp in zip(pl.tasks, compile_secs, strict=True):
+                c = task.cell
+                fit = fits[c.key]
+                ok = (Text.assemble(("no", "red"), f": {fit.problem}") if fit.problem else
+                      Text("yes" if fit.note is None else f"yes ({fit.note})"))
+                mib = fit.trial_bytes / 2**20
+                flop = computed_trials(c, task.trials) * c.learner.flops(c.d, c.n)
+                learner_secs += flop / ((measured or {}).get(c.learner.kind, PROJECTED_GFLOPS) * 1e9)
+                _row(t, c.method, str(c.d), str(c.n), f"{c.kappa:.3f}", str(len(task.trials)),
+                          f"{computed_trials(c, task.trials)} ({c.block()}/block)", f"{flop / 1e9:.1f}",
+                          f"{comp:.1f}", f"{mib:.0f}", ok)
+            console.print(t)
+            _say(console, memory_report(checked, memory))
+            secs = learner_secs + sum(compile_secs)
             source = f"measured by `depthlab bench` ({THROUGHPUT_FILE})" if measured else "default estimate"
-            _say(console, f"projected time: {secs:.0f} s ({secs / 3600:.2f} h) on this machine; throughput: {source}")
+            csource = ("median of this store's recorded compile times" if compile_measured
+                       else "default estimate, no compile times in this store")
+            _say(console, f"projected time: {secs:.0f} s ({secs / 3600:.2f} h) on this machine: learners "
+                          f"{learner_secs:.0f} s (throughput: {source}) + compilation {sum(compile_secs):.0f} s "
+                          f"with an empty compilation cache ({csource}; a warm cache compiles nothing)")
             return
         if not pl.tasks:
             console.print("nothing to do: every cell is in the store")
@@ -347,8 +421,11 @@ def run(
             TextColumn("ETA"),
             TimeRemainingColumn(),
         ]
-        with Progress(*columns, console=console, transient=False) as prog:
+        # a rich bar on a terminal; plain lines for logs (LineProgress)
+        live = console.is_terminal
+        with Progress(*columns, console=console, transient=False, disable=not live) as prog:
             bar = prog.add_task("running", total=pl.total_cost, cells=0, total_cells=len(pl.tasks))
+            lines = None if live else LineProgress(console, pl.total_cost, len(pl.tasks))
 
             def on_done(task: Any, res: Any) -> None:
                 nonlocal failed, diverged, finished
@@ -366,6 +443,8 @@ def run(
                     cells=prog.tasks[bar].fields["cells"] + 1,
                     description=task.cell.label,
                 )
+                if lines is not None:
+                    lines.advance(task.cost, task.cell.label)
 
             try:
                 if mode == "local":
@@ -914,7 +993,8 @@ def bench(
         "benchmarks/results"
     ),
     section: Annotated[
-        list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, end_to_end (default all)")
+        list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, end_to_end (default all); "
+                                       "cold_start (every quick preset cold and warm) only by name")
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
