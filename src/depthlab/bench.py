@@ -114,9 +114,9 @@ def learner_section(peak: float) -> list[dict[str, Any]]:
 
 def quick_presets() -> list[str]:
     """The presets that are meant to run in minutes: ``quick`` and every ``*-quick``."""
-    from depthlab.presets import all_presets
+    from depthlab.presets import preset_names
 
-    return [name for name in all_presets() if name == "quick" or name.endswith("-quick")]
+    return [name for name in preset_names() if name == "quick" or name.endswith("-quick")]
 
 
 def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from depthlab.presets.base import Preset
 from depthlab.store import Store
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
-from depthlab.sweep.grid import Cell, expand
+from depthlab.sweep.grid import Cell, expand, memory_budget
 from depthlab.sweep.interrupts import committing
 from depthlab.sweep.runner import (
     CellResult,
@@ -75,6 +77,138 @@ class Plan:
             + CELL_OVERHEAD_FLOPS / (PROJECTED_GFLOPS * 1e9)
             for t in self.tasks
         )
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process can use: the machine's physical memory, or the limit of its control
+    group (a container, a SLURM job's cgroup) where that is lower; None where neither can be read."""
+    sizes = []
+    try:
+        sizes.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < 2**62:  # "max" / a huge number: no limit
+            sizes.append(int(text))
+    sizes = [s for s in sizes if s > 0]
+    return min(sizes) if sizes else None
+
+
+def size_text(n: float) -> str:
+    """Bytes in binary units: 512 MiB, 1.5 GiB, 11.0 TiB."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+@dataclass(frozen=True)
+class Feasibility:
+    """Whether a cell's trials fit in memory (``feasibility``): ``problem`` says why it cannot run (None: it
+    can), ``by_learner`` whether the learner's own limit says so (then the cell is recorded as failed when
+    it runs, as before) rather than the memory; ``note``: it runs, but one trial per block."""
+
+    cell: Cell
+    trial_bytes: int
+    block: int
+    problem: str | None = None
+    by_learner: bool = False
+    note: str | None = None
+
+    @property
+    def refuses_run(self) -> bool:
+        """Whether ``depthlab run`` refuses the sweep for this cell: memory cannot hold one block of it."""
+        return self.problem is not None and not self.by_learner
+
+
+def feasibility(cell: Cell, memory: int | None, budget: int | None = None) -> Feasibility:
+    """Check one cell's memory estimate up front, for every learner (``LearnerSpec.memory_bytes``):
+
+    - the learner's own limit (``check_feasible``, e.g. ``max_memory_gb``): the cell would be recorded as
+      failed when it runs;
+    - one trial, ``Cell.trial_bytes()``, against ``memory`` (the machine's, ``machine_memory``; None: not
+      checked): more cannot run at all;
+    - one block, ``block x trial_bytes`` with ``block = Cell.block(budget)``, against ``memory``: a block
+      is at most the budget unless one trial exceeds it, so this fails only for a budget above the memory;
+    - one trial above the budget (``$DEPTHLAB_MEMORY_BUDGET``): it runs, one trial per block (a note)."""
+    budget = budget or memory_budget()
+    c, per_trial = cell, cell.trial_bytes()
+    block = c.block(budget)
+    where = f"{c.method} at d={c.d}, n={c.n}"
+    try:
+        c.learner.check_feasible(c.d, c.n, 8 if c.precision == "float64" else 4)
+    except ValueError as e:
+        return Feasibility(c, per_trial, block, problem=str(e), by_learner=True)
+    if memory is not None and per_trial > memory:
+        return Feasibility(c, per_trial, block, problem=(
+            f"{where} needs {size_text(per_trial)} per trial, {per_trial / memory:.1f}x this machine's "
+            f"{size_text(memory)}"))
+    if memory is not None and block * per_trial > memory:
+        return Feasibility(c, per_trial, block, problem=(
+            f"{where}: a block of {block} trials needs {size_text(block * per_trial)}, more than this machine's "
+            f"{size_text(memory)}; lower DEPTHLAB_MEMORY_BUDGET (now {size_text(budget)})"))
+    note = None
+    if per_trial > budget:
+        note = (f"one trial ({size_text(per_trial)}) exceeds DEPTHLAB_MEMORY_BUDGET ({size_text(budget)}): "
+                "one trial per block")
+    return Feasibility(c, per_trial, block, note=note)
+
+
+def infeasible_summary(found: list[Feasibility], memory: int | None) -> str:
+    """One line for the cells whose trials cannot fit (``Feasibility.refuses_run``): how many, the largest per
+    method, and what to change."""
+    worst: dict[str, Feasibility] = {}
+    for f in found:
+        if f.cell.method not in worst or f.trial_bytes > worst[f.cell.method].trial_bytes:
+            worst[f.cell.method] = f
+    per_method = "; ".join(f"{f.problem}" + (f" (and {k - 1} smaller cells)" if (k := sum(
+        g.cell.method == m for g in found)) > 1 else "") for m, f in worst.items())
+    names = ", ".join(f"methods.{m}.max_n" for m in worst)
+    return (f"{len(found)} cell(s) cannot fit in memory ({size_text(memory) if memory else 'unknown'}): "
+            f"{per_method}; lower kappa_max or set {names} (--dry-run lists every cell)")
+
+
+def memory_report(checked: list[Feasibility], memory: int | None, budget: int | None = None) -> str:
+    """The dry run's memory line: the sweep fits (largest trial, machine, budget), or which cells do not."""
+    budget = budget or memory_budget()
+    refused = [f for f in checked if f.refuses_run]
+    if refused:
+        return f"memory: {infeasible_summary(refused, memory)}; `depthlab run` refuses this sweep"
+    parts = []
+    if checked:
+        big = max(checked, key=lambda f: f.trial_bytes)
+        parts.append(f"largest trial {size_text(big.trial_bytes)} ({big.cell.label})")
+    parts.append(f"memory {size_text(memory) if memory else 'unknown'}, budget {size_text(budget)} per block")
+    line = "memory: every cell fits: " + ", ".join(parts)
+    if k := sum(f.note is not None for f in checked):
+        line += f"; {k} cell(s) run one trial per block (a trial exceeds the budget)"
+    if k := sum(f.by_learner for f in checked):
+        line += f"; {k} cell(s) exceed their learner's memory limit and will be recorded as failed"
+    return line
+
+
+def worker_memory(mode: str, workers: int | None = None, job_memory: str | None = None,
+                  processes: int = 1) -> int | None:
+    """The memory a cell can use where it runs: this machine's (``machine_memory``) in process; its share
+    for each of a LocalCluster's ``workers`` (Dask gives each worker memory / workers); a SLURM job's memory
+    over its worker processes; None for an existing scheduler (its workers' memory is not known here)."""
+    from depthlab.sweep.grid import parse_size
+
+    if mode == "scheduler":
+        return None
+    if mode == "slurm":
+        try:
+            return parse_size(job_memory) // max(processes, 1) if job_memory else None
+        except ValueError:
+            return None
+    memory = machine_memory()
+    if memory is None:
+        return None
+    return memory // max(workers or 1, 1) if mode == "workers" else memory
 
 
 def config_hash(preset: Preset) -> str:

@@ -88,9 +88,13 @@ class Cell:
         (``$DEPTHLAB_MEMORY_BUDGET``, default 2 GiB). Depends on the cell and the budget, never on how many
         trials are asked for."""
         budget = budget or memory_budget()
+        return int(max(1, min(self.trial_block, budget // max(self.trial_bytes(), 1))))
+
+    def trial_bytes(self) -> int:
+        """Estimated peak memory of one trial: the learner's ``memory_bytes`` plus the test set (4 n_test d
+        numbers: inputs and what the metrics compute from them)."""
         itemsize = 8 if self.precision == "float64" else 4
-        per_trial = self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d
-        return int(max(1, min(self.trial_block, budget // max(per_trial, 1))))
+        return int(self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d)
 
     def identity(self) -> dict[str, Any]:
         return {
