@@ -171,8 +171,8 @@ EXP_SIGMA1 = "herm:0,0,0.5,0,0.041666667"  # P_4 = He_2/2! + He_4/4!: degree k =
 EXP_TARGET: dict[str, Any] = {"family": "sight", "epsilon": EXP_EPS, "sigma1": EXP_SIGMA1, "sigma2": "tanh:3"}
 EXP_K = get_activation(EXP_SIGMA1).degree or 0  # 4
 EXP_PREDICTIONS = {m: v for m, v in dandi_predictions(EXP_EPS, EXP_K).items() if m != "joint"}
-EXP_THEORY = {"kappa_W = 1+eps": 1 + EXP_EPS, "kappa_h = k eps": EXP_K * EXP_EPS, "2-layer step 1+2eps": 1 + 2 * EXP_EPS,
-              "kernel: kappa = 2": 2.0}
+EXP_THEORY = {"kappa_W = 1+eps": 1 + EXP_EPS, "kappa_h = k eps": EXP_K * EXP_EPS,
+              "2-layer step 1+2eps": 1 + 2 * EXP_EPS, "kernel: kappa = 2": 2.0}
 EXP_MW, EXP_MH = 0.7, 0.25  # absolute overlap levels defining the M_W and M_h transitions (see _exp_checks)
 
 
