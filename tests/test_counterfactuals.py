@@ -175,6 +175,11 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
     return w.context()
 
 
+def check_min_ds(check: Any) -> int:
+    """How many d a slope verdict needs (a prediction: 3; an exponent bound: its min_ds)."""
+    return 3 if isinstance(check, PredictionCheck) else check.min_ds
+
+
 def _multi_d(preset: Preset) -> Preset:
     """The preset over three d, on a grid fine enough to place n* (for exponent predictions of single-d
     presets), on a grid fine enough that the interpolation error of n* (part of the measured interval) does
@@ -195,7 +200,7 @@ def test_check_passes_where_the_claim_holds_and_fails_where_it_is_false(preset_n
             (res,) = run_checks([check], build(preset, check, holds))
             assert res.status == "INFO", res.detail
         return
-    if isinstance(check, PredictionCheck) and len(preset.ds) < 3:
+    if isinstance(check, PredictionCheck | ExponentBoundCheck) and len(preset.ds) < check_min_ds(check):
         for holds in (True, False):  # one d: information, never a verdict
             (res,) = run_checks([check], build(preset, check, holds))
             assert res.status == "INFO", res.detail
