@@ -286,7 +286,7 @@ def test_a_v4_store_is_migrated_to_long_format_metrics(tmp_path, tiny):
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     con.close()
     with Store(path, readonly=True) as st:
-        assert st.schema_version() == store_mod.SCHEMA_VERSION == 5
+        assert st.schema_version() == store_mod.SCHEMA_VERSION == 6
         rows = st.trial_rows(sid)
     assert path.with_name("v4.sqlite.v4.bak").exists()
     assert rows[0]["test_mse"] == 0.25 and rows[0]["overlap_w"] == 0.5 and rows[0]["overlap_w_b1"] == 0.6

@@ -236,6 +236,18 @@ def check_metric_name(name: str) -> str:
 MetricName = Annotated[str, AfterValidator(check_metric_name)]
 
 
+TRAJECTORY_PREFIX = "traj/"  # recorded values travel out of the compiled program as "traj/<metric>" (K,) arrays
+
+
+def evaluate_along(
+    target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
+) -> dict[str, Array]:
+    """The metrics recorded along training (``record.steps``): every metric of ``evaluate`` except the
+    constants of the target (``trivial_mse``) and the metrics of parts (errors by band)."""
+    skip = {"trivial_mse", *(f"{m.name}_{p}" for m in REGISTRY.values() for p in m.parts)}
+    return {k: v for k, v in evaluate(target, inst, learner, params, train, test).items() if k not in skip}
+
+
 def evaluate(
     target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
 ) -> dict[str, Array]:

@@ -1,6 +1,6 @@
 """Durable results store: one SQLite file in WAL mode, one transaction per finished cell.
 
-Tables (schema version 5)
+Tables (schema version 6)
   schema_version  one row per schema version applied to this file (version, applied time, depthlab version);
                   the file's version is the largest. ``meta.schema_version`` mirrors it, so that older
                   depthlab releases, which read ``meta``, refuse a newer file instead of misreading it.
@@ -15,6 +15,10 @@ Tables (schema version 5)
   trials          one row per (cell, trial): status ok | diverged, and ``run_id``, the run that computed it
   trial_metrics   long format, one row per (cell, trial, metric): every value ``metrics.evaluate`` returned
                   (per-branch overlaps included), so a new metric needs no schema change
+  trajectories    long format, one row per (cell, trial, step, metric) of a cell that records along training
+                  (``Preset.record``): the training step, its stage (init, layer1, layer2, joint), the metric
+                  and its value; written in the cell's transaction, with its trial row, kept like it (the first
+                  result wins). O(recorded steps x metrics) numbers per trial, never the weights
 
 Provenance is normalised: every trial row points to the run row that produced it; a failed cell has a run
 row (status failed, message) and no trial rows, and is run again on the next invocation.
@@ -45,7 +49,8 @@ from depthlab import __version__
 from depthlab.provenance import environment, now
 
 # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error;
-SCHEMA_VERSION = 5  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
+SCHEMA_VERSION = 6  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
+# 6: trajectories (metrics recorded along training)
 DEFAULT_STORE = "depthlab.sqlite"
 
 # Provenance columns of ``runs`` (name -> SQL type); anything else goes to provenance_json.
@@ -115,6 +120,7 @@ CREATE TABLE runs (
 CREATE INDEX runs_cell ON runs(cell_key);
 {_TRIALS}
 {_TRIAL_METRICS}
+{_TRAJECTORIES}
 """
 
 
@@ -180,6 +186,17 @@ def _to_v3(con: sqlite3.Connection) -> None:
             f"WHERE {col} IS NULL AND json_valid(provenance_json)"
         )
 
+_TRAJECTORIES = """CREATE TABLE trajectories (
+    cell_key TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (cell_key, trial, metric, step),
+    FOREIGN KEY (cell_key, trial) REFERENCES trials(cell_key, trial) ON DELETE CASCADE
+) WITHOUT ROWID;"""
+
 
 # version -> step upgrading a store of version - 1; every step is idempotent and runs in one transaction.
 def _to_v4(con: sqlite3.Connection) -> None:
@@ -211,7 +228,14 @@ def _to_v5(con: sqlite3.Connection) -> None:
     con.execute("DROP TABLE trials_v4")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
+def _to_v6(con: sqlite3.Connection) -> None:
+    """The trajectories table (metrics recorded along training); no stored row changes."""
+    if "trajectories" not in {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+        con.execute(_TRAJECTORIES)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5,
+                                                               6: _to_v6}
 
 
 def backup_path(path: Path, version: int) -> Path:
@@ -463,6 +487,11 @@ class Store:
                     [(cell_key, r["trial"], k, v) for k, v in r.items()
                      if k not in ("trial", "status") and (v is None or _is_number(v))],
                 )
+                con.executemany(
+                    "INSERT INTO trajectories(cell_key, trial, step, stage, metric, value) VALUES (?,?,?,?,?,?)",
+                    [(cell_key, r["trial"], int(step), str(stage), str(m), v)
+                     for step, stage, m, v in r.get("trajectory", ())],
+                )
         # move the committed pages into the main file: copied (or left by a crash) without its -wal file, the
         # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell.
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -519,6 +548,19 @@ class Store:
         for r in out:
             del r["cell_key"]
         return out
+
+    def trajectory_rows(self, sweep_id: int, trials: int | None = None) -> list[dict[str, Any]]:
+        """Tidy rows of the metrics a sweep recorded along training (trials < ``trials`` when given): method,
+        d, n, kappa, trial, step, stage, metric, value; ordered by method, d, n, trial, metric, step."""
+        where = "s.sweep_id = ?" + (" AND j.trial < ?" if trials is not None else "")
+        args: tuple[Any, ...] = (sweep_id, trials) if trials is not None else (sweep_id,)
+        q = (
+            "SELECT COALESCE(s.method, c.method) AS method, c.d, c.n, c.kappa, j.trial, j.step, j.stage, "
+            "j.metric, j.value FROM sweep_cells s JOIN cells c ON c.cell_key = s.cell_key "
+            f"JOIN trajectories j ON j.cell_key = s.cell_key WHERE {where} "
+            "ORDER BY method, c.d, c.n, j.trial, j.metric, j.step"
+        )
+        return [dict(r) for r in self._con.execute(q, args)]
 
     def trial_metrics(self, cell_key: str, trial: int) -> dict[str, float | None]:
         """The stored metrics of one trial (name -> value)."""

@@ -17,6 +17,10 @@ method, which a learner that declares it overrides, and which raises NotImplemen
     "first_layer"            spec.first_layer(params)              (p1, d) first-layer weights   -> overlap M_W
     "hidden_preactivation"   spec.hidden_preactivation(params, x)  (n, p2) second-layer preactivations -> M_h
     "learned_feature"        spec.learned_feature(params, x)       (n,) a learned scalar feature -> feature_corr
+    "trajectory"             spec.record_schedule(d, n, count)     (step, stage) of each recorded point
+                             spec.fit_recorded(key, x, y, probe, count) -> (params, values): the same training,
+                             probe(params) (a dict of scalars) evaluated inside the compiled program at each
+                             point of the schedule, stacked (len(schedule),) per key  -> training dynamics
 
 A learner kind declares them as a class variable, ``capabilities: ClassVar[frozenset[LearnerCapability]]``;
 where they depend on the configuration (``OneStepBase``: the ``features`` setting) the class computes them in
@@ -32,6 +36,7 @@ not change any number, so it is not part of a cell's identity.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 from jax import Array
@@ -43,7 +48,7 @@ from depthlab.config import Config
 # another (Preset.roles). Every concrete learner declares ``plot_role: ClassVar[PlotRole]``.
 PlotRole = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "variant", "two_layer", "longer",
                    "one_step", "kernel", "kernel_alt", "random_features"]
-LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature"]
+LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature", "trajectory"]
 LEARNER_CAPABILITIES: frozenset[LearnerCapability] = frozenset(get_args(LearnerCapability))
 
 
@@ -92,6 +97,22 @@ class LearnerSpec(Config):
         """(n,) the single scalar feature the learner built (e.g. Nichani et al.'s phi(x); capability
         ``learned_feature``)."""
         raise self._undeclared("learned_feature")
+
+    def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
+        """(training step, stage) of each point ``fit_recorded`` records when asked for ``count`` log-spaced
+        points: (0, "init") first, the end of training last (capability ``trajectory``)."""
+        raise self._undeclared("trajectory")
+
+    def fit_recorded(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]],
+                     count: int) -> tuple[Any, dict[str, Array]]:
+        """``fit`` (the same numbers) that also returns ``probe`` of the network at every point of
+        ``record_schedule`` (capability ``trajectory``)."""
+        raise self._undeclared("trajectory")
+
+    def fit_task_recorded(self, key: Array, target: Any, inst: Any, train: Any,
+                          probe: Callable[[Any], dict[str, Array]], count: int) -> tuple[Any, dict[str, Array]]:
+        """``fit_task`` with recording (``fit_recorded`` on the training batch)."""
+        return self.fit_recorded(key, train.x, train.y, probe, count)
 
     @abstractmethod
     def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:

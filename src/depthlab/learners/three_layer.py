@@ -24,7 +24,8 @@ Widths: p1 = int(n_max^{1-delta}) with delta = 0.1 (n_max the largest n of the s
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,10 +36,13 @@ from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import (
     Sampler,
     batch_size,
-    minibatch_loop,
     num_steps,
     relu,
     ridge_readout,
+    run_stage,
+    schedule_of,
+    stack_values,
+    stage_points,
     uniform_bias,
 )
 
@@ -86,7 +90,8 @@ def _layer2_half_sse(w2: Array, b2: Array, w3: Array, h1: Array, y: Array) -> Ar
 
 
 class _ThreeLayerBase(LearnerSpec):
-    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer", "hidden_preactivation"})
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset(
+        {"first_layer", "hidden_preactivation", "trajectory"})
 
     p1: PositiveInt | None = Field(default=None, description="first hidden width; None: int(n_max^(1-delta)), "
                                    "n_max the largest n of the sweep (public code)")
@@ -153,7 +158,28 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
         default="shared", description="'shared': every stage reuses the n samples (public code); 'fresh': three "
         "disjoint thirds of the n samples, one per stage")
 
+    def _stages(self, d: int, n: int) -> list[tuple[str, int]]:
+        """(name, minibatch steps) of the two trained stages; the step counts depend on d only."""
+        return [("layer1", num_steps(int(self.t1_coef * math.log(d)), self.batch_fraction)),
+                ("layer2", num_steps(int(self.t2_coef * d**1.5), self.batch_fraction))]
+
+    def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
+        return schedule_of(self._stages(d, n), count)
+
     def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
+        return self._train(key, x, y)[0]
+
+    def fit_recorded(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]],
+                     count: int) -> tuple[ThreeLayerParams, dict[str, Array]]:
+        """Recorded points of stages 1 and 2 evaluate the network with its readout fitted at that step (the
+        stage-3 ridge on the current W_1, W_2): layer-wise training leaves w_3 at its initialisation until the
+        last stage, so the network's own loss before it measures nothing. The last point is the trained net."""
+        params, values = self._train(key, x, y, probe, count)
+        assert values is not None
+        return params, values
+
+    def _train(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]] | None = None,
+               count: int = 0) -> tuple[ThreeLayerParams, dict[str, Array] | None]:
         n, d = x.shape
         p1, p2, eps, lr = self.width1, self.p2, self.eps_init, self.lr
         kinit, k1, k2 = jax.random.split(key, 3)
@@ -170,38 +196,51 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
         else:
             x1 = x2 = x3 = x
             y1 = y2 = y3 = y
+        (_, steps1), (_, steps2) = self._stages(d, n)
+        pts1, pts2 = stage_points([steps1, steps2], count) if probe is not None else ((), ())
+
+        def readout(p: ThreeLayerParams) -> ThreeLayerParams:
+            return p._replace(w3=ridge_readout(relu(layer2_preactivation(p, x3)), y3, self.ridge))
+
+        def probe_at(p: ThreeLayerParams) -> dict[str, Array]:
+            assert probe is not None
+            return probe(readout(p))
 
         # Stage 1: train W_1.
         n1 = x1.shape[0]
         m1 = batch_size(n1, self.batch_fraction)
-        steps1 = num_steps(int(self.t1_coef * math.log(d)), self.batch_fraction)
         grad1 = jax.grad(lambda w1, xb, yb: half_sse(params._replace(w1=w1), xb, yb))
 
         def step1(w1: Array, batch: tuple[Array, ...]) -> Array:
             g = grad1(w1, *batch) / m1
             return w1 - lr * (math.sqrt(p1) * g / eps**2 + self.reg1 * w1)
 
-        w1 = minibatch_loop(k1, (x1, y1), m1, steps1, step1, params.w1, self.sampler)
+        init_params = params
+        w1, v1 = run_stage(k1, (x1, y1), m1, steps1, step1, params.w1, self.sampler,
+                           lambda w: probe_at(init_params._replace(w1=w)), pts1)
         params = params._replace(w1=w1)
 
         # Stage 2: train W_2 on frozen layer-1 features (computed once for the stage).
         n2 = x2.shape[0]
         h1 = layer1_features(params, x2)
         m2 = batch_size(n2, self.batch_fraction)
-        steps2 = num_steps(int(self.t2_coef * d**1.5), self.batch_fraction)
         grad2 = jax.grad(_layer2_half_sse)
         c2 = self.lr2_factor * lr
+        stage1_params = params
 
         def step2(w2: Array, batch: tuple[Array, ...]) -> Array:
             g = grad2(w2, params.b2, params.w3, *batch) / n2  # / n: public-code quirk
             return w2 - c2 * (math.sqrt(p2) * g / (eps * p1) + self.reg2 * d**-1.5 * w2)
 
-        w2 = minibatch_loop(k2, (h1, y2), m2, steps2, step2, params.w2, self.sampler)
+        w2, v2 = run_stage(k2, (h1, y2), m2, steps2, step2, params.w2, self.sampler,
+                           lambda w: probe_at(stage1_params._replace(w2=w)), pts2)
         params = params._replace(w2=w2)
 
         # Stage 3: ridge readout.
-        h2 = relu(layer2_preactivation(params, x3))
-        return params._replace(w3=ridge_readout(h2, y3, self.ridge))
+        final = readout(params)
+        if probe is None:
+            return final, None
+        return final, stack_values([probe_at(init_params), v1, v2])
 
     def flops(self, d: int, n: int) -> float:
         p1, p2, f = self.width1, self.p2, self.batch_fraction
@@ -227,7 +266,21 @@ class JointThreeLayer(_ThreeLayerBase):
                         "reg2_setup_joint)")
     reg3: float = Field(default=0.0, description="weight decay reg3 in the update of w_3")
 
+    def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
+        return schedule_of([("joint", num_steps(int(self.t2_coef * d**1.5), self.batch_fraction))], count)
+
     def fit(self, key: Array, x: Array, y: Array) -> ThreeLayerParams:
+        return self._train(key, x, y)[0]
+
+    def fit_recorded(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]],
+                     count: int) -> tuple[ThreeLayerParams, dict[str, Array]]:
+        """Every recorded point evaluates the network as it is at that step (all layers train together)."""
+        params, values = self._train(key, x, y, probe, count)
+        assert values is not None
+        return params, values
+
+    def _train(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]] | None = None,
+               count: int = 0) -> tuple[ThreeLayerParams, dict[str, Array] | None]:
         n, d = x.shape
         p1, p2, eps = self.width1, self.p2, self.eps_init
         kinit, kb = jax.random.split(key)
@@ -246,7 +299,11 @@ class JointThreeLayer(_ThreeLayerBase):
                 w3=p.w3 - c * (g3 / (eps * p2) + self.reg3 * p.w3),
             )
 
-        return minibatch_loop(kb, (x, y), m, steps, step, params, self.sampler)
+        points = stage_points([steps], count)[0] if probe is not None else ()
+        final, values = run_stage(kb, (x, y), m, steps, step, params, self.sampler, probe, points)
+        if probe is None:
+            return final, None
+        return final, stack_values([probe(params), values])
 
     def flops(self, d: int, n: int) -> float:
         p1, p2, f = self.width1, self.p2, self.batch_fraction

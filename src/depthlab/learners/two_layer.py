@@ -10,7 +10,8 @@ on minibatches of m = int(0.7 n) samples (int(T/0.7) steps); then w_2 = (H^T H +
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,10 +22,13 @@ from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import (
     Sampler,
     batch_size,
-    minibatch_loop,
     num_steps,
     relu,
     ridge_readout,
+    run_stage,
+    schedule_of,
+    stack_values,
+    stage_points,
     uniform_bias,
 )
 
@@ -44,7 +48,7 @@ class TwoLayer(LearnerSpec):
 
     plot_role: ClassVar[PlotRole] = "two_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
-    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer"})
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"first_layer", "trajectory"})
 
     kind: Literal["two_layer"] = Field(default="two_layer", description="learner kind (discriminator)")
     p: PositiveInt | None = Field(default=None, description="hidden width; None: int(int(n_max^(1-delta)) / "
@@ -77,7 +81,25 @@ class TwoLayer(LearnerSpec):
             raise ValueError("p is unresolved: call resolve(d, n, n_max) first")
         return self.p
 
+    def _steps(self, d: int) -> int:
+        return num_steps(int(self.t_coef * d**1.5), self.batch_fraction)
+
+    def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
+        return schedule_of([("layer1", self._steps(d))], count)
+
     def fit(self, key: Array, x: Array, y: Array) -> TwoLayerParams:
+        return self._train(key, x, y)[0]
+
+    def fit_recorded(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]],
+                     count: int) -> tuple[TwoLayerParams, dict[str, Array]]:
+        """Each recorded point evaluates the network with its readout fitted at that step (the final ridge on
+        the current W_1: w_2 stays at its initialisation while W_1 trains). The last point is the trained net."""
+        params, values = self._train(key, x, y, probe, count)
+        assert values is not None
+        return params, values
+
+    def _train(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]] | None = None,
+               count: int = 0) -> tuple[TwoLayerParams, dict[str, Array] | None]:
         n, d = x.shape
         p, eps, lr = self.width, self.eps_init, self.lr
         k1, k2, k3, kb = jax.random.split(key, 4)
@@ -87,7 +109,7 @@ class TwoLayer(LearnerSpec):
             w2=eps * jax.random.normal(k3, (p,), x.dtype) / math.sqrt(p),
         )
         m = batch_size(n, self.batch_fraction)
-        steps = num_steps(int(self.t_coef * d**1.5), self.batch_fraction)
+        steps = self._steps(d)
 
         def loss(w1: Array, xb: Array, yb: Array) -> Array:
             r = two_layer_forward(params._replace(w1=w1), xb) - yb
@@ -99,9 +121,15 @@ class TwoLayer(LearnerSpec):
             g = grad(w1, *batch) / m
             return w1 - lr * (math.sqrt(p) * g / eps + self.reg * w1)
 
-        w1 = minibatch_loop(kb, (x, y), m, steps, step, params.w1, self.sampler)
-        h = relu(x @ w1.T + params.b1)
-        return TwoLayerParams(w1=w1, b1=params.b1, w2=ridge_readout(h, y, self.ridge))
+        def readout(w1: Array) -> TwoLayerParams:
+            return TwoLayerParams(w1=w1, b1=params.b1, w2=ridge_readout(relu(x @ w1.T + params.b1), y, self.ridge))
+
+        points = stage_points([steps], count)[0] if probe is not None else ()
+        probe_at = (lambda w: probe(readout(w))) if probe is not None else None
+        w1, values = run_stage(kb, (x, y), m, steps, step, params.w1, self.sampler, probe_at, points)
+        if probe_at is None:
+            return readout(w1), None
+        return readout(w1), stack_values([probe_at(params.w1), values])
 
     def predict(self, params: TwoLayerParams, x: Array) -> Array:
         return two_layer_forward(params, x)

@@ -35,6 +35,17 @@ MAX_TRIALS = 100_000
 Role = PlotRole  # a method's role in figures; default: its learner kind's ``plot_role``
 
 
+MAX_RECORD = 1000
+
+
+class Record(Config):
+    """What is recorded along training (training dynamics; ``depthlab results --trajectories``)."""
+
+    steps: int = Field(default=0, ge=0, le=MAX_RECORD, description="log-spaced training steps at which every "
+                       "learner that trains by steps records its metrics (test and train loss, M_W, M_h per "
+                       "branch, ...), the first and the last step among them, plus the initialisation; 0: none")
+
+
 class PresetError(ValueError):
     """A preset name, override or value that cannot be used; the message names the field."""
 
@@ -77,6 +88,8 @@ class Preset(Config):
                                  "metric crosses it) for the exponents")
     predictions: dict[str, Prediction] = Field(default_factory=dict, description="method -> the paper's "
                                                "n* ~ d^s (each adds a measured-vs-predicted check)")
+    record: Record = Field(default_factory=Record, description="training dynamics: the steps at which metrics "
+                           "are recorded along training (a cell that records is a new cell; 0 keeps today's cells)")
     roles: dict[str, Role] = Field(
         default_factory=dict,
         description="method -> role, which sets its colour and marker in figures (default by learner kind); a "

@@ -82,6 +82,17 @@ class Cell:
     precision: str
     trials: int
     trial_block: int = 2
+    record: int = 0  # log-spaced training steps to record (Preset.record.steps); 0: none
+
+    @property
+    def record_count(self) -> int:
+        """Points recorded along training: ``record`` for a learner that can record (capability
+        ``trajectory``), 0 for the others (a kernel has no training time)."""
+        return self.record if "trajectory" in self.learner.capabilities else 0
+
+    def schedule(self) -> tuple[tuple[int, str], ...]:
+        """(training step, stage) of each recorded point (empty when nothing is recorded)."""
+        return self.learner.record_schedule(self.d, self.n, self.record_count) if self.record_count else ()
 
     def block(self, budget: int | None = None) -> int:
         """Trials per compiled call: ``trial_block``, fewer only if that many exceed the memory budget
@@ -97,7 +108,7 @@ class Cell:
         return int(self.learner.memory_bytes(self.d, self.n, itemsize) + itemsize * 4 * self.n_test * self.d)
 
     def identity(self) -> dict[str, Any]:
-        return {
+        ident = {
             "target": self.target.model_dump(mode="json"),
             "learner": self.learner.model_dump(mode="json", exclude={"max_n"}),
             "n": self.n,
@@ -107,6 +118,9 @@ class Cell:
             "trial_block": self.block(),
             "version": ALGORITHM_VERSION,
         }
+        if self.record_count:  # a recording cell is another cell; a cell that records nothing keeps its key
+            ident["record"] = self.record_count
+        return ident
 
     @property
     def key(self) -> str:
@@ -141,6 +155,7 @@ def expand(preset: Preset) -> list[Cell]:
                         preset=preset.name, method=method, d=d, n=n, kappa=round(kappa, 6), target=target,
                         learner=spec.resolve(d, n, n_max).bind(target), n_test=preset.n_test, seed=preset.seed,
                         precision=preset.precision, trials=preset.trials, trial_block=preset.trial_block,
+                        record=preset.record.steps,
                     )
                 )
     return cells

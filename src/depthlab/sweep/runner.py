@@ -71,6 +71,22 @@ class CellResult:
     provenance: dict[str, Any] = field(default_factory=dict)  # where and when it ran (``provenance.py``)
 
 
+TRAJECTORY_KEY = "trajectory"  # a trial row's recorded values: [(step, stage, metric, value), ...]
+
+
+def trajectory_rows(schedule: tuple[tuple[int, str], ...], values: dict[str, np.ndarray]
+                    ) -> list[tuple[int, str, str, float | None]]:
+    """One trial's recorded values as (step, stage, metric, value) rows, in schedule order; a value that is not
+    finite (a diverged run) is None."""
+    out: list[tuple[int, str, str, float | None]] = []
+    for name, series in sorted(values.items()):
+        if len(series) != len(schedule):
+            raise ValueError(f"{name}: {len(series)} recorded values for {len(schedule)} recording points")
+        for (step, stage), v in zip(schedule, series, strict=True):
+            out.append((step, stage, name, float(v) if np.isfinite(v) else None))
+    return out
+
+
 def failure_message(e: BaseException) -> str:
     """"TypeError: msg" on the first line (a one-line summary, also for multi-line messages), then the
     formatted traceback of ``e``."""
@@ -202,10 +218,20 @@ def fit_function(cell: Cell) -> Callable[..., dict[str, Array]]:
     """(seed, trial, instance, train, test) -> metrics of one trial; pure, vmapped and jitted."""
     target, learner, salt = cell.target, cell.learner, learner_salt(cell.learner)
 
+    count = cell.record_count
+
     def fit_eval(seed: Array, trial: Array, inst: Any, train: Any, test: Any) -> dict[str, Array]:
         key = jax.random.fold_in(trial_base_key(seed, cell.d, trial), salt)
-        params = learner.fit_task(key, target, inst, train)
-        return metrics.evaluate(target, inst, learner, params, train, test)
+        if not count:
+            params = learner.fit_task(key, target, inst, train)
+            return metrics.evaluate(target, inst, learner, params, train, test)
+
+        def probe(p: Any) -> dict[str, Array]:
+            return metrics.evaluate_along(target, inst, learner, p, train, test)
+
+        params, values = learner.fit_task_recorded(key, target, inst, train, probe, count)
+        out = metrics.evaluate(target, inst, learner, params, train, test)
+        return {**out, **{metrics.TRAJECTORY_PREFIX + k: v for k, v in values.items()}}
 
     return fit_eval
 
@@ -374,9 +400,10 @@ def _eager_block(cell: Cell, seed: Array, idx_list: list[int], wanted: set[int])
     for t in idx_list:
         if t in wanted:
             trial = jnp.asarray(t, jnp.uint32)
-            per_trial[t] = {k: float(v) for k, v in fit(seed, trial, *draw(seed, trial)).items()}
-    names = sorted(next(iter(per_trial.values())))
-    return {k: np.array([per_trial[t][k] if t in per_trial else np.nan for t in idx_list]) for k in names}
+            per_trial[t] = {k: np.asarray(v, np.float64) for k, v in fit(seed, trial, *draw(seed, trial)).items()}
+    first = next(iter(per_trial.values()))
+    return {k: np.stack([per_trial[t][k] if t in per_trial else np.full_like(v, np.nan) for t in idx_list])
+            for k, v in sorted(first.items())}
 
 
 def blocks(trials: list[int], block: int) -> list[list[int]]:
@@ -419,22 +446,28 @@ def run_cell(
             prov["compile_seconds"] = compile_seconds(cell, block)
             prov["learner_kind"] = cell.learner.kind
         wanted = set(trials)
+        schedule = cell.schedule()
         for idx_list in blocks(trials, block):
             t1 = time.perf_counter()
             seed, idx = jnp.asarray(cell.seed, jnp.uint32), jnp.asarray(idx_list, jnp.uint32)
             out = _eager_block(cell, seed, idx_list, wanted) if eager else fit_prog(seed, idx, *data_prog(seed, idx))
             out = {k: np.asarray(jax.block_until_ready(v), dtype=np.float64) for k, v in out.items()}
             timings["run_s"] += time.perf_counter() - t1
+            along = {k[len(metrics.TRAJECTORY_PREFIX):]: out.pop(k) for k in list(out)
+                     if k.startswith(metrics.TRAJECTORY_PREFIX)}
             for i, t in enumerate(idx_list):
                 if t not in wanted:  # a block-mate nobody asked for: computed (fixed shape), not kept
                     continue
                 vals = {k: float(v[i]) for k, v in out.items()}
                 finite = all(np.isfinite(v) for v in vals.values())
-                rows.append({
+                row: dict[str, Any] = {
                     "trial": t,
                     "status": "ok" if finite else "diverged",
                     **{k: (v if np.isfinite(v) else None) for k, v in vals.items()},
-                })
+                }
+                if along:
+                    row[TRAJECTORY_KEY] = trajectory_rows(schedule, {k: v[i] for k, v in along.items()})
+                rows.append(row)
     except Exception as e:  # recorded as a failed cell; the sweep goes on
         if raise_errors:
             raise
