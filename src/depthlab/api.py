@@ -47,6 +47,13 @@ class Results:
     def rows(self) -> pd.DataFrame:
         return _pandas().DataFrame(self.raw.rows)
 
+    def trajectories(self) -> pd.DataFrame:
+        """The metrics recorded along training (``record.steps``), tidy: method, d, n, kappa, trial, step, stage,
+        metric, value (empty when the sweep recorded nothing)."""
+        from depthlab.trajectories import COLUMNS
+
+        return _pandas().DataFrame(self.raw.trajectories, columns=list(COLUMNS))
+
     def aggregates(self) -> pd.DataFrame:
         return _pandas().DataFrame([a.as_dict() for a in self.raw.aggregates])
 

@@ -652,11 +652,19 @@ def results(
     failed: Annotated[
         bool, typer.Option("--failed", help="The cells whose latest run failed, each with its full traceback")
     ] = False,
+    trajectories: Annotated[
+        bool, typer.Option("--trajectories", help="The metrics recorded along training (record.steps), tidy: "
+                           "method, d, n, kappa, trial, step, stage, metric, value")
+    ] = False,
 ) -> None:
     """Print or export per-trial rows, or (--aggregate, and always for tables) the per-cell aggregate.
-    --failed lists the failed cells instead, with the traceback of each (as text, or csv/json)."""
+    --failed lists the failed cells instead, with the traceback of each (as text, or csv/json);
+    --trajectories the training dynamics (a table: median at init, mid-run and end per cell and metric)."""
     if failed:
         _print_failed(store, preset, all_sweeps, fmt, output)
+        return
+    if trajectories:
+        _print_trajectories(store, preset, all_sweeps, fmt, output)
         return
     with _store(store, readonly=True) as st:
         rows, agg = _rows_and_aggregate(st, preset, all_sweeps)
@@ -692,11 +700,45 @@ def results(
         console.print(t)
         return
     table = [a.as_dict() for a in agg] if aggregate_ else rows
+    _export(table, fmt, output, ["preset", "method", "d", "n", "kappa", "trial", *METRICS])
+
+
+def _print_trajectories(store: Path | None, preset: str | None, all_sweeps: bool, fmt: Fmt,
+                        output: Path | None) -> None:
+    """`results --trajectories`: tidy rows of the recorded training dynamics, or a summary table."""
+    from depthlab.trajectories import COLUMNS, summarize, table
+
+    with _store(store, readonly=True) as st:
+        if all_sweeps:
+            sweeps = [(str(s["preset"]), int(s["sweep_id"]), int(s["trials"])) for s in st.sweeps()
+                      if preset in (None, s["preset"])]
+        else:
+            p, sweep_id, trials = _stored_preset(st, preset)
+            sweeps = [(p.name, sweep_id, trials)]
+        rows = [{"preset": name, **r} for name, sweep_id, trials in sweeps
+                for r in st.trajectory_rows(sweep_id, trials)]
+    if not rows:
+        raise _fail("no trajectories stored for this sweep: run it with --set record.steps=40 (or a preset that "
+                    "records, e.g. dandi2025-dynamics-quick)")
+    if fmt is Fmt.table:
+        t = _table("method", "d", "n", "kappa", "metric", "trials", "init", "mid (step)", "final (step)",
+                   title="along training (median over trials)")
+        for r in table(summarize(rows)):
+            _row(t, r["method"], str(r["d"]), str(r["n"]), f"{r['kappa']:.2f}", r["metric"], str(r["trials"]),
+                 f"{r['init']:.4g}", f"{r['mid']:.4g} ({r['mid_step']})", f"{r['final']:.4g} ({r['final_step']})")
+        console.print(t)
+        return
+    _export(rows, fmt, output, ["preset", *COLUMNS], default_name="trajectories.parquet")
+
+
+def _export(table: list[dict[str, Any]], fmt: Fmt, output: Path | None, empty_columns: list[str],
+            default_name: str = "results.parquet") -> None:
+    """Write rows as csv, json or parquet to ``output`` (csv and json: stdout without it)."""
     if fmt is Fmt.parquet:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        out = _out_file(output or Path("results.parquet"))
+        out = _out_file(output or Path(default_name))
         try:
             pq.write_table(pa.Table.from_pylist(table), out)
         except OSError as e:
@@ -706,15 +748,7 @@ def results(
     if fmt is Fmt.json:
         text = json.dumps(table, indent=1)
     else:
-        cols = list(dict.fromkeys(k for r in table for k in r)) or [
-            "preset",
-            "method",
-            "d",
-            "n",
-            "kappa",
-            "trial",
-            *METRICS,
-        ]
+        cols = list(dict.fromkeys(k for r in table for k in r)) or empty_columns
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         w.writeheader()
@@ -735,14 +769,32 @@ def plot(
         "depthlab.png"
     ),
     store: StoreOpt = None,
+    trajectories: Annotated[bool, typer.Option(
+        "--trajectories", help="Training dynamics instead: each recorded metric vs training step per kappa "
+        "(median, IQR band), one row of panels per method, stage boundaries marked")] = False,
 ) -> None:
     """Test error vs kappa (median, IQR band) per method, and the overlaps M_W, M_h vs kappa."""
-    from depthlab.plots import plot_sweep, supported_formats
+    from depthlab.plots import plot_sweep, plot_trajectories, supported_formats
 
     _out_file(output, supported_formats())
     with _store(store, readonly=True) as st:
         p, sweep_id, trials = _stored_preset(st, preset)
-        agg = aggregate(st.trial_rows(sweep_id, trials))
+        if trajectories:
+            from depthlab.trajectories import summarize
+
+            along = st.trajectory_rows(sweep_id, trials)
+        else:
+            agg = aggregate(st.trial_rows(sweep_id, trials))
+    if trajectories:
+        if not along:
+            raise _fail(f"the stored sweep of {p.name!r} recorded no trajectories: run it with --set "
+                        "record.steps=40")
+        try:
+            written = plot_trajectories(summarize(along), output, title=f"{p.name}: {p.description}")
+        except OSError as e:
+            raise _fail(f"cannot write {output}: {e.strerror or e}") from None
+        _say(console, f"wrote {written[0]} (and as PNG and SVG beside it)")
+        return
     if not agg:
         raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
     ds = sorted({a.d for a in agg})

@@ -327,3 +327,63 @@ def plot_sweep(
     fig.suptitle(_tex(title), fontsize=10)
     fig.tight_layout()
     return save(fig, path)[0]
+
+
+TRAJECTORY_ORDER = ("test_mse", "train_mse", "overlap_w", "overlap_h", "feature_corr", "pred_corr", "class_error")
+STEP_LABEL = "training step (minibatch updates; 0 = initialisation), symlog scale"
+
+
+def _trajectory_metrics(curves: Sequence[Any]) -> list[str]:
+    present = list(dict.fromkeys(c.metric for c in curves))
+    base = [m for m in TRAJECTORY_ORDER if m in present]
+    return base + sorted(m for m in present if m not in base)  # per-branch overlaps (overlap_w_b0, ...) last
+
+
+def plot_trajectories(curves: Sequence[Any], path: str | Path, title: str = "", d: int | None = None,
+                      metrics: Sequence[str] | None = None) -> list[Path]:
+    """Training dynamics (``trajectories.Curve``): one row of panels per method, one panel per metric, each
+    metric against the training step (symlog x axis, so the initialisation is shown at 0) for every kappa of
+    the grid at dimension ``d`` (default: the largest), median over trials with the IQR band; dotted vertical
+    lines where a training stage starts (layer-wise: layer 2 after layer 1). Losses on a log y axis."""
+    if not curves:
+        raise ValueError("no trajectories to plot (record them with --set record.steps=40)")
+    d = max(c.d for c in curves) if d is None else d
+    sel = [c for c in curves if c.d == d]
+    methods = list(dict.fromkeys(c.method for c in sel))
+    names = [m for m in _trajectory_metrics(sel) if metrics is None or m in metrics]
+    kappas = sorted({c.kappa for c in sel})
+    cmap = plt.get_cmap("viridis")
+    color = {k: cmap(0.9 * i / max(len(kappas) - 1, 1)) for i, k in enumerate(kappas)}
+    fig, axes = plt.subplots(len(methods), len(names), figsize=(4.2 * len(names), 3.3 * len(methods)),
+                             squeeze=False)
+    for row, m in zip(axes, methods, strict=True):
+        for ax, metric in zip(row, names, strict=True):
+            marked: set[int] = set()
+            for c in sorted((c for c in sel if c.method == m and c.metric == metric), key=lambda c: c.kappa):
+                ax.plot(c.steps, c.median, color=color[c.kappa], linewidth=1.4, marker=".", markersize=3,
+                        label=f"$\\kappa$={c.kappa:.2f} (n={c.n})")
+                ax.fill_between(c.steps, c.q25, c.q75, color=color[c.kappa], alpha=0.18, linewidth=0)
+                for step, stage in c.boundaries():
+                    if step not in marked:
+                        marked.add(step)
+                        ax.axvline(step, color="#7F7F7F", linestyle=":", linewidth=1)
+                        ax.text(step, 0.98, f" {_tex(stage)}", rotation=90, va="top", ha="left", fontsize=6,
+                                color="#595959", transform=ax.get_xaxis_transform())
+            if not ax.has_data():  # a metric this learner does not have (a 2-layer net has no M_h)
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"{_tex(m)}: {metric} not measured", ha="center", va="center", fontsize=8,
+                        color="#595959", transform=ax.transAxes)
+                continue
+            ax.set_xscale("symlog", linthresh=1.0)
+            if metric.endswith("_mse"):
+                ax.set_yscale("log")
+            base = REGISTRY.get(metric)
+            label = base.label if base is not None else metric
+            ax.set_title(f"{_tex(m)}: {label}", fontsize=8)
+            ax.set_xlabel(STEP_LABEL, fontsize=7)
+            ax.grid(alpha=0.3)
+            if ax.has_data() and metric == names[0]:
+                ax.legend(fontsize=6)
+    fig.suptitle(_wrap(f"{title} (d={d}; median over trials, band: IQR)", 120), fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)

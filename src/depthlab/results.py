@@ -24,6 +24,8 @@ from depthlab.exponents import MethodExponent
 from depthlab.presets import DEFAULT, Preset, get_preset, preset_names
 from depthlab.store import Store, StoreError
 from depthlab.theory import Comparison, compare
+from depthlab.trajectories import Curve
+from depthlab.trajectories import summarize as summarize_trajectories
 
 
 class ResultsError(ValueError):
@@ -44,6 +46,12 @@ class SweepResults:
     level: float = 0.95
     seed: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # method -> why its exponent could not be measured
+    trajectories: list[dict[str, Any]] = field(default_factory=list)  # recorded along training (Store.trajectory_rows)
+
+    @cached_property
+    def curves(self) -> list[Curve]:
+        """The recorded training dynamics, median and IQR over trials per cell and metric (``trajectories``)."""
+        return summarize_trajectories(self.trajectories)
 
     @cached_property
     def aggregates(self) -> list[AggregateRow]:
@@ -67,6 +75,7 @@ class SweepResults:
     def context(self) -> CheckContext:
         return CheckContext(
             self.aggregates, self.references, trial_rows=self.rows, predictions=dict(self.preset.predictions),
+            curves=self.curves,
             thresholds={m: self.preset.threshold_for(m) for m in self.preset.methods},
             n_boot=self.n_boot, level=self.level, seed=self.seed,
         )
@@ -206,10 +215,11 @@ def load_results(
         rows = st.trial_rows(sweep_id, trials)
         runs = st.sweep_runs(sweep_id)
         failed = st.failed_runs(sweep_id)
+        along = st.trajectory_rows(sweep_id, trials)
     if not rows:
         raise ResultsError(f"the stored sweep of {p.name!r} in {store} has no finished trials yet")
     return SweepResults(Path(store), p, sweep_id, trials, str(row["created"]), rows, runs, failed,
-                        n_boot=n_boot, level=level, seed=seed)
+                        n_boot=n_boot, level=level, seed=seed, trajectories=along)
 
 
 def fmt_kappa_ci(lo: float, hi: float, low_end: float | None = None, high_end: float | None = None) -> str:

@@ -28,6 +28,7 @@ from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
 from depthlab.metrics import MetricName
 from depthlab.theory import Prediction, ReferenceName, Status, Threshold, compare
+from depthlab.trajectories import Curve
 
 Where = Literal["kappa_max", "kappa_min"]
 
@@ -59,6 +60,7 @@ class CheckContext:
     trial_rows: list[dict[str, Any]] = field(default_factory=list)  # per-trial rows, for bootstrap intervals
     predictions: dict[str, Prediction] = field(default_factory=dict)
     thresholds: dict[str, Threshold] = field(default_factory=dict)  # method -> how its n* is defined
+    curves: list[Curve] = field(default_factory=list)  # training dynamics (trajectories.summarize), if recorded
     n_boot: int = 1000
     level: float = 0.95
     seed: int = 0
@@ -159,6 +161,27 @@ class CheckContext:
             return point, point, point
         lo, hi = self._bounds(r(self._boot_medians(a, 1), self._boot_medians(b, 2)))
         return point, lo, hi
+
+    def curve(self, method: str, metric: str, where: Where, d: int | None = None) -> Curve:
+        """The recorded trajectory of ``metric`` of ``method`` at one end of the kappa grid (largest d by
+        default) among the cells that recorded one."""
+        d = self.d if d is None else d
+        hits = [c for c in self.curves if c.method == method and c.d == d and c.metric == metric]
+        if not hits:
+            raise LookupError(f"no trajectory of {metric} for method {method!r} at d={d} (record it: "
+                              "--set record.steps=40)")
+        return max(hits, key=lambda c: c.kappa) if where == "kappa_max" else min(hits, key=lambda c: c.kappa)
+
+    def interval(self, vals: np.ndarray, salt: int = 0) -> tuple[float, float, float]:
+        """(median, lo, hi) of per-trial values: the median with its bootstrap interval (``level``)."""
+        vals = vals[np.isfinite(vals)]
+        if len(vals) == 0:
+            return math.nan, math.nan, math.nan
+        med = float(np.median(vals))
+        if len(vals) < 2:
+            return med, med, med
+        lo, hi = self._bounds(self._boot_medians(vals, salt))
+        return med, lo, hi
 
     def value(self, method: str, metric: str, where: Where, d: int | None = None) -> tuple[float, float]:
         """(kappa, median metric) of ``method`` at the smallest / largest kappa of dimension d (default: the
@@ -571,6 +594,43 @@ class ResourcesEveryDCheck(_Check):
         return CheckResult(self.name, status, detail, measured)
 
 
+class TrajectoryCheck(_Check):
+    """A claim about training dynamics (``Preset.record``): a per-trial statistic of the recorded trajectory
+    of ``metric`` for ``method`` at one end of the kappa grid (largest d), its median over trials with a
+    bootstrap interval against ``value`` (``side``). ``statistic``: ``change`` = value at the last recorded
+    step - value at the initialisation (e.g. M_W grows by >= Y); ``excursion`` = the largest |value at a
+    recorded step - value at the initialisation| over the whole run (e.g. M_W stays within X of its random
+    level); ``final`` = the value at the last step. A sweep that recorded nothing cannot be judged (FAIL with
+    the reason)."""
+
+    kind: Literal["trajectory"] = Field(default="trajectory", description="check kind (discriminator)")
+    method: str = Field(description="method whose recorded trajectory is judged")
+    metric: MetricName = Field(default="overlap_w", description="metric recorded along training (e.g. overlap_w)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    statistic: Literal["change", "excursion", "final"] = Field(
+        default="change", description="per-trial statistic of the trajectory: change (last - init), excursion "
+        "(max |value - init| over the run) or final (last)")
+    op: Literal["<", ">"] = Field(default=">", description="the claim: median statistic op value")
+    value: float = Field(description="the bound of the claim")
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        c = ctx.curve(self.method, self.metric, self.at)
+        mat = c.per_trial
+        init, last = mat[:, 0], mat[:, -1]
+        stat = {"change": last - init, "final": last,
+                "excursion": np.nanmax(np.abs(mat - init[:, None]), axis=1)}[self.statistic]
+        med, lo, hi = ctx.interval(stat)
+        status, detail = _verdict(
+            [side(lo, hi, self.op, self.value)],
+            f"{self.method} {self.metric} {self.statistic} = {_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}] over "
+            f"{c.trials} trials, steps 0..{int(c.steps[-1])} ({len(c.steps)} recorded; init "
+            f"{_fmt(float(c.median[0]))}, final {_fmt(float(c.median[-1]))}) at kappa={c.kappa:.3g}, d={c.d}  "
+            f"{self.op} {_fmt(self.value)}",
+        )
+        return CheckResult(self.name, status, detail, {"value": med, "lo": lo, "hi": hi, "bound": self.value,
+                                                       "init": float(c.median[0]), "final": float(c.median[-1])})
+
+
 class PredictionCheck(_Check):
     """The measured exponent of ``method`` against the preset's prediction for it (``theory.compare``): the
     slope of log n* vs log d over >= 3 d, its bootstrap interval against the prediction's band (tolerance
@@ -609,6 +669,7 @@ CheckConfig = Annotated[
     | BoundEveryDCheck
     | OrderingEveryDCheck
     | ResourcesEveryDCheck
+    | TrajectoryCheck
     | PredictionCheck,
     Field(discriminator="kind"),
 ]
