@@ -106,7 +106,7 @@ def _img(path: Path, alt: str, caption: str) -> Figure:
 
 
 def _figures(res: SweepResults, out: Path) -> list[Figure]:
-    from depthlab.plots import plot_error, plot_n_star, plot_overlaps
+    from depthlab.plots import plot_error, plot_n_star, plot_overlaps, plot_trajectories
 
     p = res.preset
     d_top = max(res.ds)
@@ -135,6 +135,16 @@ def _figures(res: SweepResults, out: Path) -> list[Figure]:
         figs.append(_img(ov[0], "overlaps vs kappa",
                          "Overlaps / feature correlation vs kappa (median, band: IQR): M_W first layer with "
                          "span(W*), M_h second layer with h*, corr(phi, h*) the learned feature."))
+    if res.curves:
+        tr = plot_trajectories(res.curves, out / "trajectories.png", title=title)
+        steps = sorted({len(c.steps) for c in res.curves})
+        figs.append(_img(tr[0], "metrics along training",
+                         f"Training dynamics at d = {max(c.d for c in res.curves)}: each recorded metric against "
+                         f"the training step ({', '.join(map(str, steps))} recorded points per run, log-spaced; "
+                         "symlog axis, 0 = initialisation), one curve per kappa (median over trials, band: IQR), "
+                         "one row per method; dotted vertical lines: the start of a training stage. Losses of "
+                         "layer-wise and 2-layer training at a step are those of the network with its readout "
+                         "fitted at that step."))
     if len(res.ds) >= 2 and exps:
         ns = plot_n_star(exps, out / "n_star_vs_d.png", predictions=p.predictions, title=title,
                          roles=p.method_roles)

@@ -247,3 +247,75 @@ EXPONENTS = _exp_preset("dandi2025-exponents", [32, 64, 128], 15, 5, "~3.8 h pro
                         "verdicts", kappa_max=2.1)
 
 PRESETS.extend([EXPONENTS_QUICK, EXPONENTS])
+
+
+# ---- training dynamics (issue 17): the paper's time plots (Figs. 8-10) -------------------------------------
+DYN_KAPPAS = (1.2, 2.0)  # below kappa_W = 1 + eps = 1.5 and above it (kappa_h = k eps = 1.5 too, eps = 1/2, k = 3)
+DYN_RECORD = 40
+
+
+def _dynamics_checks() -> list[dict[str, Any]]:
+    """Checks over training time. M_W's random level is sqrt(D/d) (D = int(d^eps); 0.40 at d = 32, 0.35 at
+    d = 64) and a first layer that learned span(W*) has M_W -> 1, so half that gap, ~0.3, separates "moved"
+    from "learned": below kappa_W (kappa = 1.2) the first layer may fit noise a little but stays within 0.15 of
+    its random level for the whole run (half of the 0.3); above it (kappa = 2) M_W ends >= 0.25 above its
+    initial value. M_h starts at ~0.035 (random second layer) and the paper's learned level is ~0.3 (Fig. 7):
+    at kappa = 2 it grows by >= 0.1, at kappa = 1.2 it stays within 0.05 (a third of that). The test loss at
+    kappa = 2 falls by >= 0.2 (E f*^2 = 0.61, the learned floor ~0.1-0.2), at kappa = 1.2 it never falls by
+    more than 0.05 below its initial value (the paper: no learning below kappa_W). Layer-wise losses are
+    those of the network with its readout refitted at each step."""
+    out: list[dict[str, Any]] = []
+    for m in ("layerwise", "joint"):
+        out += [
+            {"kind": "trajectory", "name": f"{m}: M_W stays near its random level at kappa = 1.2", "method": m,
+             "metric": "overlap_w", "at": "kappa_min", "statistic": "excursion", "op": "<", "value": 0.15,
+             "description": "max over the run of |M_W(step) - M_W(0)| < 0.15 below kappa_W = 1.5 (Dandi et al. "
+             "Thm 1; 0.15 = half the gap random -> learned)"},
+            {"kind": "trajectory", "name": f"{m}: M_W grows at kappa = 2", "method": m, "metric": "overlap_w",
+             "at": "kappa_max", "statistic": "change", "op": ">", "value": 0.25,
+             "description": "M_W(end) - M_W(0) > 0.25 above kappa_W (Thm 1, Figs. 8-9)"},
+            {"kind": "trajectory", "name": f"{m}: M_h grows at kappa = 2", "method": m, "metric": "overlap_h",
+             "at": "kappa_max", "statistic": "change", "op": ">", "value": 0.1,
+             "description": "M_h(end) - M_h(0) > 0.1 above kappa_h (Thm 1, Fig. 7: ~0 -> ~0.3)"},
+            {"kind": "trajectory", "name": f"{m}: M_h stays near 0 at kappa = 1.2", "method": m,
+             "metric": "overlap_h", "at": "kappa_min", "statistic": "excursion", "op": "<", "value": 0.05,
+             "description": "max over the run of |M_h(step) - M_h(0)| < 0.05 below kappa_h"},
+            {"kind": "trajectory", "name": f"{m}: test loss falls at kappa = 2", "method": m, "metric": "test_mse",
+             "at": "kappa_max", "statistic": "change", "op": "<", "value": -0.2,
+             "description": "test MSE(end) - test MSE(0) < -0.2 (E f*^2 = 0.61)"},
+            {"kind": "trajectory", "name": f"{m}: test loss does not fall at kappa = 1.2", "method": m,
+             "metric": "test_mse", "at": "kappa_min", "statistic": "change", "op": ">", "value": -0.05,
+             "description": "test MSE(end) - test MSE(0) > -0.05 below kappa_W"},
+        ]
+    return out
+
+
+def _dynamics(quick: bool) -> Preset:
+    return Preset.model_validate(
+        {
+            "name": "dandi2025-dynamics" + ("-quick" if quick else ""),
+            "paper": "dandi2025",
+            "description": "training dynamics (paper Figs. 8-10): SIGHT eps = 1/2 (the example target), "
+            "layer-wise and joint 3-layer nets at kappa = 1.2 (below kappa_W = 1.5) and kappa = 2, losses, M_W "
+            f"and M_h at {DYN_RECORD} log-spaced training steps" + (", d = 32" if quick else ", d = 64"),
+            "est_runtime": "see README",
+            "target": TARGET,
+            "methods": {
+                "layerwise": {"kind": "layerwise", **({"p1": 256, "p2": 64} if quick else {})},
+                "joint": {"kind": "joint", **({"p1": 256, "p2": 64} if quick else {})},
+            },
+            "d": 32 if quick else 64,
+            "kappa_min": DYN_KAPPAS[0],
+            "kappa_max": DYN_KAPPAS[1],
+            "num_kappa": 2,
+            "trials": 3 if quick else 5,
+            "seed": 0,
+            "record": {"steps": DYN_RECORD},
+            "checks": _dynamics_checks(),
+            "theory": THEORY,
+            "threshold": THRESHOLD,
+        }
+    )
+
+
+PRESETS.extend([_dynamics(True), _dynamics(False)])
