@@ -270,6 +270,8 @@ def _capability_shapes(spec: LearnerSpec, params: Any, x: Any) -> dict[str, tupl
         out["hidden_preactivation"] = spec.hidden_preactivation(params, x).shape
     if "learned_feature" in spec.capabilities:
         out["learned_feature"] = spec.learned_feature(params, x).shape
+    if "trajectory" in spec.capabilities:  # the values themselves: test_learner_recording_is_the_same_training...
+        out["trajectory"] = (len(spec.record_schedule(x.shape[1], N, 4)),)
     return out
 
 
@@ -291,6 +293,7 @@ def test_learner_declared_capabilities_are_honoured(case):
         "first_layer": lambda: spec.first_layer(params),
         "hidden_preactivation": lambda: spec.hidden_preactivation(params, x),
         "learned_feature": lambda: spec.learned_feature(params, x),
+        "trajectory": lambda: spec.record_schedule(x.shape[1], N, 4),
     }
     assert set(calls) == LEARNER_CAPABILITIES
     for cap in LEARNER_CAPABILITIES - spec.capabilities:
@@ -319,6 +322,37 @@ def _expected_metrics(spec: LearnerSpec, target: TargetSpec, inst: Any, test: An
         if "boundary" in target.capabilities:
             out.update(f"boundary_error_{b}" for b in ("q05", "q15", "q30", "far"))
     return out
+
+
+@pytest.mark.parametrize("case", LEARNER_CASES)
+def test_learner_recording_is_the_same_training_with_metrics_along_it(case):
+    """Capability ``trajectory``: ``fit_recorded`` gives the parameters of ``fit_task`` (the same program of
+    updates, cut into segments), one value per point of ``record_schedule`` for every metric of
+    ``evaluate_along``, starting at step 0 and ending at the end of training with the final metrics."""
+    r = fitted(case)
+    spec, target, inst, train, test = r["spec"], r["target"], r["inst"], r["train"], r["test"]
+    if "trajectory" not in spec.capabilities:
+        with pytest.raises(NotImplementedError, match="does not declare trajectory"):
+            spec.fit_recorded(KEYS[0], train.x, train.y, lambda p: {}, 4)
+        return
+    d = train.x.shape[1]
+    schedule = spec.record_schedule(d, N, 6)
+    steps = [s for s, _ in schedule]
+    assert schedule[0] == (0, "init") and steps == sorted(set(steps)) and len(schedule) >= 3
+
+    def run(key: jax.Array, inst: Any, train: Any, test: Any) -> Any:
+        def probe(p: Any) -> dict[str, jax.Array]:
+            return metrics.evaluate_along(target, inst, spec, p, train, test)
+        return spec.fit_task_recorded(key, target, inst, train, probe, 6)
+
+    params, values = _jit(run)(KEYS[0], inst, train, test)
+    for a, b in zip(_leaves(params), _leaves(r["params"]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    final = metrics.evaluate(target, inst, spec, r["params"], train, test)
+    assert set(values) == set(final) - {"trivial_mse"} - {k for k in final if k.startswith("boundary_error_")}
+    for k, v in values.items():
+        assert v.shape == (len(schedule),), k
+        np.testing.assert_allclose(float(v[-1]), float(final[k]), rtol=1e-4, atol=1e-6, err_msg=k)
 
 
 @pytest.mark.parametrize("case", LEARNER_CASES)

@@ -30,8 +30,11 @@ from depthlab.checks import (
     PredictionCheck,
     ResourcesEveryDCheck,
     RiseCheck,
+    TrajectoryCheck,
     run_checks,
 )
+from depthlab.learners.common import log_points
+from depthlab.trajectories import summarize
 from depthlab.presets import Preset, all_presets, apply_overrides
 from depthlab.theory import Threshold
 
@@ -47,6 +50,7 @@ class World:
     def __init__(self, preset: Preset):
         self.preset = preset
         self.curves: dict[tuple[str, str], Any] = {}
+        self.paths: dict[tuple[str, str], Any] = {}  # (method, metric) -> f(t, z): along training, t in [0, 1]
 
     def set(self, method: str, metric: str, f: Any) -> None:
         self.curves[(method, metric)] = f
@@ -60,6 +64,11 @@ class World:
         k0, k1 = self.preset.kappa_min, self.preset.kappa_max
         self.set(method, metric, lambda d, n, k, z: (start + (end - start) * (k - k0) / max(k1 - k0, 1e-12))
                  * (1 + NOISE * z))
+
+    def path(self, method: str, metric: str, f: Any) -> None:
+        """A planted trajectory: the metric at training fraction t in [0, 1] of a trial with jitter z (every cell
+        of the method)."""
+        self.paths[(method, metric)] = f
 
     def law(self, method: str, th: Threshold, slope: float) -> None:
         """n*(d) = C d^slope for ``th`` (median crossing), with C placing the crossings mid-grid."""
@@ -97,9 +106,14 @@ class World:
                             f = self.curves.get((method, m))
                             row[m] = f(d, n, kappa, z) if f else BASE
                         rows.append(row)
+        steps = (0, *log_points(1000, 20))
+        along = [{"method": m, "d": r["d"], "n": r["n"], "kappa": r["kappa"], "trial": r["trial"], "step": s,
+                  "stage": "init" if s == 0 else "train", "metric": metric, "value": f(s / steps[-1], z)}
+                 for (m, metric), f in self.paths.items() for r in rows if r["method"] == m
+                 for z in [float(rng.standard_normal())] for s in steps]
         return CheckContext(aggregate(rows), {d: REFS for d in p.ds}, trial_rows=rows,
                             predictions=p.predictions, thresholds={m: p.threshold_for(m) for m in p.methods},
-                            n_boot=200)
+                            n_boot=200, curves=summarize(along))
 
 
 def _bound_value(c: BoundCheck) -> float:
@@ -118,6 +132,19 @@ def _prediction_slopes(preset: Preset, c: PredictionCheck) -> tuple[float, float
     holds = {"rate": s, "upper": s - 0.3, "lower": s + 0.15}[pred.relation]
     fails = {"rate": s + tol + 0.6, "upper": s + tol + 0.6, "lower": s - tol - 0.6}[pred.relation]
     return holds, fails
+
+
+def _trajectory(check: TrajectoryCheck, right: bool) -> Any:
+    """A path whose statistic lies on the right (claim holds) or wrong side of the check's bound: from 0.4 at
+    initialisation, a linear change (``change``, ``final``) or a bump peaking mid-run (``excursion``)."""
+    b, up = check.value, (check.op == ">") == right
+    if check.statistic == "excursion":  # |bump| = s >= 0
+        s = b * 1.5 + 0.01 if up else b * 0.5
+        return lambda t, z: 0.4 + s * (1 + NOISE * z) * math.sin(math.pi * t)
+    s = b + (abs(b) * 0.5 + 0.05) * (1 if up else -1)
+    if check.statistic == "final":
+        return lambda t, z: 0.4 + (s * (1 + NOISE * z) - 0.4) * t
+    return lambda t, z: 0.4 + s * (1 + NOISE * z) * t
 
 
 def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
@@ -167,6 +194,8 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         w.flat(base, check.metric, 0.05)  # the floor: 4x the resources leave the error where it is
         w.flat(scaled, check.metric, 0.05 / (2 * check.factor) if claim_holds else 0.05 * 1.05,
                only_d=None if claim_holds else d_top, other=0.05 / (2 * check.factor))
+    elif isinstance(check, TrajectoryCheck):  # counterfactual: the statistic on the other side of its bound
+        w.path(check.method, check.metric, _trajectory(check, claim_holds))
     elif isinstance(check, PredictionCheck):
         holds, fails = _prediction_slopes(preset, check)
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
@@ -216,7 +245,7 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
-               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "PredictionCheck"}
+               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
 
 

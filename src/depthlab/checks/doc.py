@@ -19,6 +19,7 @@ from depthlab.checks import (
     PredictionCheck,
     ResourcesEveryDCheck,
     RiseCheck,
+    TrajectoryCheck,
 )
 
 COUNTERFACTUAL = {
@@ -31,6 +32,7 @@ COUNTERFACTUAL = {
     "BoundEveryDCheck": "broken at the largest d only",
     "OrderingEveryDCheck": "the ratio on the other side of the factor at the largest d",
     "ResourcesEveryDCheck": "an error floor: the scaled learner ties the base at the largest d",
+    "TrajectoryCheck": "a recorded path whose statistic (change, excursion, final) lies on the other side",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
 }
 
@@ -64,6 +66,11 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
         base, scaled = c.methods
         return (f"ratio of median {c.metric}: {base} at the smallest n >= n_max / {c.scale:g} vs {scaled} (width, "
                 f"steps x{c.scale:g}) at n_max, every d, bootstrap interval"), f"{base} / {scaled} > {c.factor:g}"
+    if isinstance(c, TrajectoryCheck):
+        what = {"change": "last - initial value", "excursion": "max |value - initial value| over the run",
+                "final": "last value"}[c.statistic]
+        return (f"{what} of {c.metric} of {c.method} along training (recorded steps) at {c.at}, largest d, "
+                "median over trials, bootstrap interval"), f"{c.op} {c.value:g}"
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)
