@@ -34,9 +34,9 @@ from depthlab.checks import (
     run_checks,
 )
 from depthlab.learners.common import log_points
-from depthlab.trajectories import summarize
 from depthlab.presets import Preset, all_presets, apply_overrides
 from depthlab.theory import Threshold
+from depthlab.trajectories import summarize
 
 REFS = {"trivial": 1.0, "best_quadratic": 0.3, "best_linear_h": 0.2, "best_quartic_z": 0.1}
 METRICS = ("test_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")

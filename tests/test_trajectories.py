@@ -66,9 +66,12 @@ def test_recorded_loop_is_the_same_training(sampler, m):
     ref = minibatch_loop(key, (x, y), m, 53, body, jnp.zeros(3), sampler)
     pts = log_points(53, 7)
     for points in (pts, pts[:-2]):  # ending at the last step, and with steps left after the last point
-        w, vals = jax.jit(lambda p=points: recorded_loop(key, (x, y), m, 53, body, jnp.zeros(3),
-                                                         lambda w: {"norm": jnp.sum(w * w)}, p, sampler))()
-        np.testing.assert_array_equal(np.asarray(w), np.asarray(ref))
+        def norm(w):
+            return {"norm": jnp.sum(w * w)}
+
+        out, vals = jax.jit(lambda p=points: recorded_loop(key, (x, y), m, 53, body, jnp.zeros(3), norm, p,
+                                                           sampler))()
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
         assert vals["norm"].shape == (len(points),)
     # the value at a point is the probe of the parameters after that many steps
     at4 = minibatch_loop(key, (x, y), m, pts[2], body, jnp.zeros(3), sampler)
@@ -232,7 +235,7 @@ def test_trajectory_statistics_tell_a_peak_from_growth():
 def test_a_trajectory_check_without_trajectories_cannot_pass():
     from depthlab.analysis import aggregate
 
-    ctx = CheckContext(aggregate([{"preset": "p", "method": "m", "d": 8, "n": 10, "kappa": 1.1, "trial": 0, "status": "ok",
-                                   "test_mse": 1.0}]), {8: {}})
+    one = {"preset": "p", "method": "m", "d": 8, "n": 10, "kappa": 1.1, "trial": 0, "status": "ok", "test_mse": 1.0}
+    ctx = CheckContext(aggregate([one]), {8: {}})
     (res,) = run_checks([TrajectoryCheck(name="t", method="m", value=0.1)], ctx)
     assert res.status == "FAIL" and "record.steps" in res.detail
