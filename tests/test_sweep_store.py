@@ -276,13 +276,14 @@ def test_a_v4_store_is_migrated_to_long_format_metrics(tmp_path, tiny):
         st.write_cell(cell.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.25}], "ok")
     con = sqlite3.connect(path)
     with con:  # rewrite it as version 4 wrote it
+        con.execute("DROP TABLE trajectories")
         con.execute("DROP TABLE trial_metrics")
         con.execute("DROP TABLE trials")
         con.execute(V4_TRIALS)
         con.execute("INSERT INTO trials(cell_key, trial, status, test_mse, overlap_w, extra_json, run_id) "
                     "VALUES (?, 0, 'ok', 0.25, 0.5, ?, 1), (?, 1, 'diverged', NULL, NULL, NULL, 1)",
                     (cell.key, json.dumps({"overlap_w_b0": 0.4, "overlap_w_b1": 0.6}), cell.key))
-        con.execute("DELETE FROM schema_version WHERE version = 5")
+        con.execute("DELETE FROM schema_version WHERE version >= 5")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     con.close()
     with Store(path, readonly=True) as st:

@@ -15,7 +15,10 @@ Sections:
 4. scaling of a layer-wise cell with n and with the number of trials (fitted exponents);
 5. peak RSS of the largest cells of ``dandi2025-example`` (fresh process each, all 10 trials), vs the
    arrays' estimated size;
-6. float32 vs float64 on quick's largest layer-wise cell: speed ratio and test-error difference.
+6. float32 vs float64 on quick's largest layer-wise cell: speed ratio and test-error difference;
+7. recording along training (``record.steps = 40``) on quick's largest cells of every learner that records:
+   run time with and without recording (the same cell, compiled programs, best of two runs), their ratio, and
+   the numbers stored per trial.
 """
 
 from __future__ import annotations
@@ -192,7 +195,7 @@ def scaling_section() -> dict[str, Any]:
 
 
 _RSS_CHILD = """
-import json, sys
+import dataclasses, json, sys
 from depthlab.bench import peak_rss_mib, shortened
 from depthlab.presets import get_preset
 from depthlab.sweep.grid import expand
@@ -200,6 +203,7 @@ from depthlab.sweep.runner import run_cell
 p = get_preset("dandi2025-example")
 cell = next(c for c in expand(p) if c.method == sys.argv[1] and c.n == max(x.n for x in expand(p)))
 cell = shortened(cell, 16) if cell.learner.kind != "kernel" else cell
+cell = dataclasses.replace(cell, record=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
 before = peak_rss_mib()
 res = run_cell(cell, list(range(p.trials)))
 chunk = cell.block()
@@ -217,12 +221,18 @@ def peak_rss_mib() -> float:
     raise OSError("VmHWM not available")
 
 
-def memory_section() -> list[dict[str, Any]]:
+def memory_section(record: int = 40) -> list[dict[str, Any]]:
+    """Peak RSS of the largest cells of ``dandi2025-example`` (fresh process each), and of its layer-wise and
+    joint cells recording ``record`` points along training (the public code keeps every weight snapshot there)."""
     rows = []
-    for method in ("layerwise", "joint", "two_layer", "kernel"):
-        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, method], check=True, capture_output=True, text=True)
+    runs = [(m, 0) for m in ("layerwise", "joint", "two_layer", "kernel")] + [(m, record) for m in ("layerwise",
+                                                                                                   "joint")]
+    for method, rec in runs:
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, method, str(rec)], check=True, capture_output=True,
+                             text=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append({"method": method, **r, "arrays_mib": r["maxrss_mib"] - r["baseline_mib"]})
+        name = method + (f" recording {rec} steps" if rec else "")
+        rows.append({"method": name, **r, "arrays_mib": r["maxrss_mib"] - r["baseline_mib"]})
     return rows
 
 
@@ -242,6 +252,31 @@ def precision_section() -> dict[str, Any]:
     diff = d64["median"] - d32["median"]
     out["median_difference"] = diff
     out["within_noise"] = abs(diff) <= max(d32["iqr"], d64["iqr"])
+    return out
+
+
+def recording_section(steps: int = 40) -> list[dict[str, Any]]:
+    """Overhead of recording ``steps`` points along training: quick's largest cell of each learner that records,
+    with and without recording (same cell otherwise; run time of the compiled programs, best of two runs)."""
+    from dataclasses import replace
+
+    quick = get_preset("quick")
+    cells = [c for c in expand(quick) if c.n == max(x.n for x in expand(quick)) and
+             "trajectory" in c.learner.capabilities]
+    trials = list(range(quick.trials))
+    out = []
+    for c in cells:
+        times = {}
+        stored = 0
+        for rec in (0, steps):
+            cell = replace(c, record=rec)
+            runs = [run_cell(cell, trials) for _ in range(2)]
+            times[rec] = min(r.timings["run_s"] for r in runs)
+            if rec:
+                stored = len(runs[0].rows[0].get("trajectory", ()))
+        out.append({"method": c.method, "kind": c.learner.kind, "d": c.d, "n": c.n, "trials": quick.trials,
+                    "steps": steps, "points": len(replace(c, record=steps).schedule()), "plain_s": times[0],
+                    "recorded_s": times[steps], "ratio": times[steps] / times[0], "numbers_per_trial": stored})
     return out
 
 
@@ -301,6 +336,13 @@ def markdown(report: dict[str, Any]) -> str:
                   f"median test MSE {p['float32']['median']:.4f} vs {p['float64']['median']:.4f} "
                   f"(difference {p['median_difference']:+.4f}, IQR {p['float32']['iqr']:.4f}; "
                   f"{'within' if p['within_noise'] else 'NOT within'} trial noise)"]
+    rec = report.get("recording")
+    if rec:
+        lines += ["", "| recording along training (quick, largest n) | points | run s without | run s with | "
+                  "with / without | numbers stored per trial |", "|---|---|---|---|---|---|"]
+        for r in rec:
+            lines.append(f"| {r['method']} d={r['d']} n={r['n']} ({r['trials']} trials) | {r['points']} | "
+                         f"{r['plain_s']:.2f} | {r['recorded_s']:.2f} | {r['ratio']:.2f}x | {r['numbers_per_trial']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -325,6 +367,8 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
         report["scaling"] = scaling_section()
     if want("memory"):
         report["memory"] = memory_section()
+    if want("recording"):
+        report["recording"] = recording_section()
     if want("end_to_end"):
         report["end_to_end"] = end_to_end_section()
     if "cold_start" in sections:  # every quick preset cold and warm: long, only when asked for by name

@@ -1045,8 +1045,8 @@ def bench(
         "benchmarks/results"
     ),
     section: Annotated[
-        list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, end_to_end (default all); "
-                                       "cold_start (every quick preset cold and warm) only by name")
+        list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, recording, end_to_end "
+                                       "(default all); cold_start (every quick preset cold and warm) only by name")
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
