@@ -7,6 +7,7 @@ import io
 import json
 import math
 import signal
+import sqlite3
 import sys
 import time
 from enum import StrEnum
@@ -24,6 +25,7 @@ from depthlab.analysis import METRICS, AggregateRow, aggregate
 from depthlab.checks import exit_code, summarize
 from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
 from depthlab.store import Store, StoreError, default_store_path, integrity_check
+from depthlab.store_faults import StoreWriteError, fault, write_failure
 from depthlab.sweep.cluster import (
     DEFAULT_RETRIES,
     ClusterError,
@@ -360,7 +362,12 @@ def run(
         if refused and not dry_run:
             raise _fail(f"cannot run {p.name}: {infeasible_summary(refused, memory)}")
         if not dry_run:
-            pl = plan(p, st)
+            try:
+                pl = plan(p, st)
+            except sqlite3.DatabaseError as e:
+                if fault(e) is None:
+                    raise
+                raise _fail(write_failure(e, store_path, "the sweep") + "; nothing was run") from None
         planned.append(pl)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
@@ -461,6 +468,12 @@ def run(
             except ClusterError as e:
                 prog.stop()
                 raise _fail(str(e)) from None
+            except StoreWriteError as e:  # locked for too long, disk full, read-only: one line, no traceback
+                prog.stop()
+                q = planned[0]
+                raise _fail(f"{e}; {len(q.cells) - len(q.tasks) + q.stored} of {len(q.cells)} cells are stored; "
+                            + ("free some space and " if e.kind == "full" else "")
+                            + "run the same command again to resume", 1) from None
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit now, without waiting for the background compiler
                 prog.stop()
                 signum = interrupts.signalled() or signal.SIGINT

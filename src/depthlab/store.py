@@ -43,6 +43,7 @@ from typing import Any
 
 from depthlab import __version__
 from depthlab.provenance import environment, now
+from depthlab.store_faults import describe_holders, fault
 
 # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error;
 SCHEMA_VERSION = 5  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
@@ -285,6 +286,10 @@ class Store:
             self._open(readonly)
         except sqlite3.DatabaseError as e:
             self._con.close()
+            why = {"full": "the disk is full", "locked": f"it is locked {describe_holders(self.path)}",
+                   "readonly": "it is read-only"}.get(fault(e) or "")
+            if why:
+                raise StoreError(f"cannot open results store {self.path}: {why}") from None
             raise StoreError(f"{self.path} is not a usable depthlab results store: {e}") from None
         except StoreError:
             self._con.close()
@@ -382,9 +387,15 @@ class Store:
         try:
             yield self._con
         except BaseException:
-            self._con.execute("ROLLBACK")
+            if self._con.in_transaction:  # SQLite ends it itself on some errors (disk full, I/O)
+                self._con.execute("ROLLBACK")
             raise
-        self._con.execute("COMMIT")
+        try:
+            self._con.execute("COMMIT")
+        except sqlite3.Error:  # busy, disk full, I/O: nothing of the transaction is kept (it can be retried)
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+            raise
 
     # ---- writing ---------------------------------------------------------------------------------
     def register_sweep(
@@ -464,8 +475,12 @@ class Store:
                      if k not in ("trial", "status") and (v is None or _is_number(v))],
                 )
         # move the committed pages into the main file: copied (or left by a crash) without its -wal file, the
-        # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell.
-        self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell. The cell
+        # is committed already: a checkpoint that fails (disk full, busy) is left to the next one.
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass
         return run_id
 
     # ---- reading ---------------------------------------------------------------------------------
