@@ -351,9 +351,12 @@ def run(
     from depthlab.sweep.grid import expand
 
     may_refuse = any(feasibility(c, memory).refuses_run for c in expand(p))
-    # a dry run of a store that does not exist yet plans against an empty one and creates no file
+    # a dry run of a store that does not exist yet plans against an empty one and creates no file; of one that
+    # exists, reads it only (a store on read-only media can be planned against)
+    readable = store_path.is_file() and store_path.stat().st_size > 0
     with interrupts.guard(stopped_line) as stop, (
-            Store(":memory:") if (dry_run or may_refuse) and not store_path.exists() else _store(store)) as st:
+            Store(":memory:") if (dry_run or may_refuse) and not store_path.exists()
+            else _store(store, readonly=dry_run and readable)) as st:
         pl = plan(p, st, register=False)
         # every cell still to run, checked against the memory where it will run, before anything is computed
         checked = [feasibility(task.cell, memory) for task in pl.tasks]

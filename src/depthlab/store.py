@@ -253,13 +253,53 @@ class CheckReport:
         )
 
 
+def read_only_reason(path: Path) -> str | None:
+    """Why this process cannot write the store at ``path`` (and create its -wal and -shm files beside it), or
+    None if it can."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only filesystem"
+    except OSError:
+        pass
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is not writable"
+    return None
+
+
+def connect_readonly(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection that only reads and leaves no new file beside the store: a plain one where the store is
+    writable (the -wal and -shm files it may create are removed when it closes); on read-only media or for
+    a file this process may not write, SQLite's read-only URI, reading the WAL of a live writer where its
+    -wal and -shm files exist, else ``immutable=1`` (the main file alone, complete: it is checkpointed after
+    every cell)."""
+    con: sqlite3.Connection | None = None
+    if read_only_reason(path) is None:
+        con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    else:
+        uri = path.resolve().as_uri()
+        if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
+            con = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+            try:
+                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # its -shm cannot be used read-only
+                con.close()
+                con = None
+        if con is None:
+            con = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=timeout, isolation_level=None)
+    con.execute("PRAGMA query_only=ON")
+    return con
+
+
 def integrity_check(path: str | os.PathLike[str]) -> list[str]:
     """SQLite's ``PRAGMA integrity_check`` of a file, read only; raises StoreError if it is not SQLite."""
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"results store {p} does not exist")
     try:
-        con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        con = connect_readonly(p)
         try:
             return [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
         finally:
@@ -270,7 +310,8 @@ def integrity_check(path: str | os.PathLike[str]) -> list[str]:
 
 class Store:
     """The results store at ``path`` (created on first write). ``readonly`` opens an existing store without
-    writing to it (except to upgrade an older schema, after a backup)."""
+    writing to it (except to upgrade an older schema, after a backup), from read-only media too
+    (``connect_readonly``); a store this process cannot write is refused for writing with one line."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -278,8 +319,13 @@ class Store:
             raise StoreError(f"results store {self.path} does not exist (run a preset first)")
         if self.path.is_dir():
             raise StoreError(f"results store {self.path} is a directory, not a file")
+        self.read_only = None if str(path) == ":memory:" else read_only_reason(self.path)
+        if self.read_only and not readonly:
+            raise StoreError(f"results store {self.path} is read-only ({self.read_only}): it can be read "
+                             "(results, check, report) but not written; copy it somewhere writable to run")
         try:
-            self._con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._con = (connect_readonly(self.path) if readonly else
+                         sqlite3.connect(self.path, timeout=30.0, isolation_level=None))
         except sqlite3.Error as e:
             raise StoreError(f"cannot open results store {self.path}: {e}") from None
         try:
@@ -326,6 +372,10 @@ class Store:
                     + "; ".join(check[:3])
                 )
             if version < SCHEMA_VERSION:
+                if self.read_only:
+                    raise StoreError(f"{self.path} has schema version {version}, older than this depthlab's "
+                                     f"({SCHEMA_VERSION}), and is read-only ({self.read_only}): upgrading it "
+                                     "needs a writable copy")
                 self._migrate(version)
             if not readonly:
                 con.execute("PRAGMA journal_mode=WAL")
