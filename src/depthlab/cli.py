@@ -855,12 +855,18 @@ def store_check(
     ] = None,
     trials: Annotated[int | None, typer.Option(help="Expected trials per cell (with --preset)")] = None,
     store: StoreOpt = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Resolve trials computed twice: the first stored result wins, the "
+                           "later runs' claims on it are dropped")
+    ] = False,
 ) -> None:
     """Verify the store: SQLite integrity, schema version, and per sweep the missing or incomplete cells,
     duplicate or recomputed trials and failed cells. Exit 0 if all is well, 1 on a finding, 2 if unusable.
 
     With --preset the latest stored sweep of the preset is checked, or with --set/--trials the configuration
-    they give (the same options as `depthlab run`)."""
+    they give (the same options as `depthlab run`). --repair first resolves trials computed by more than one
+    run (two `run`s on one store) by the first-result-wins rule: the stored trial and its metrics stay, the
+    later runs no longer list it (a run left with no trial is deleted); a damaged store is never repaired."""
     from depthlab.sweep.executors import config_hash
     from depthlab.sweep.grid import expand
 
@@ -876,7 +882,7 @@ def store_check(
             _say(err, f"  {line}")
         raise typer.Exit(1)
     checks: list[tuple[str, list[tuple[str, str]], int]] = []
-    with _store(path, readonly=True) as st:
+    with _store(path, readonly=not repair) as st:
         if preset is not None and (set_ or trials is not None):
             p = _resolve(preset, set_, trials)
             cells = [(c.key, c.label) for c in expand(p)]
@@ -894,6 +900,12 @@ def store_check(
                 checks.append((title, st.sweep_cells(int(r["sweep_id"])), int(r["trials"])))
         version = st.schema_version()
         _say(console, f"{path}: integrity ok, schema version {version}, {len(checks)} sweep(s) to check")
+        if repair:
+            changed = st.repair_recomputed(list(dict.fromkeys(c for _, cells, _ in checks for c in cells)))
+            for line in changed:
+                _say(console, f"repaired: {line}")
+            _say(console, f"repaired {len(changed)} run(s): the first stored result of each trial wins"
+                 if changed else "nothing to repair: no trial was computed twice")
         all_ok = True
         for title, cells, n_trials in checks:
             rep = st.check(cells, n_trials)

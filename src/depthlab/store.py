@@ -678,3 +678,30 @@ class Store:
             ).fetchone()[0]
         )
         return report
+
+    # ---- repairing -------------------------------------------------------------------------------
+    def repair_recomputed(self, cells: Sequence[tuple[str, str]]) -> list[str]:
+        """Resolve trials computed by more than one run (``CheckReport.recomputed``: two clients on one store)
+        by the rule the store keeps, the first result wins: the stored trial row and its metrics stay; every
+        other run listing that trial no longer lists it, and a run left listing no trial is deleted (its
+        results were never stored). Failed runs are kept. One transaction; returns what it changed."""
+        changed: list[str] = []
+        with self._transaction() as con:
+            for key, label in cells:
+                owner = {int(t): int(r) for t, r in con.execute("SELECT trial, run_id FROM trials WHERE cell_key=?",
+                                                                (key,))}
+                runs = con.execute("SELECT run_id, trials_json FROM runs WHERE cell_key=? AND status != 'failed' "
+                                   "ORDER BY run_id", (key,)).fetchall()
+                for run_id, trials_json in runs:
+                    listed = [int(t) for t in json.loads(trials_json)]
+                    dropped = [t for t in listed if t in owner and owner[t] != run_id]
+                    if not dropped:
+                        continue
+                    kept = [t for t in listed if t not in dropped]
+                    if kept:
+                        con.execute("UPDATE runs SET trials_json=? WHERE run_id=?", (json.dumps(kept), run_id))
+                    else:
+                        con.execute("DELETE FROM runs WHERE run_id=?", (run_id,))
+                    what = f"keeps trials {kept}" if kept else "deleted"
+                    changed.append(f"{label}: run {run_id} {what} (trials {dropped} were stored by another run)")
+        return changed
