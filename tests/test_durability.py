@@ -282,6 +282,37 @@ def test_foreign_damaged_and_junk_files_give_clear_errors_and_stay_unchanged(tmp
         Store(tmp_path)
 
 
+def test_a_store_with_only_an_index_damaged_is_refused_and_left_unchanged(tmp_path):
+    """Twenty bytes of a key flipped in the runs_cell index: the b-trees are well formed (quick_check passes),
+    but the index no longer matches its table; the store is refused before anything is written."""
+    p = get_preset("quick")
+    cells = expand(p)[:4]
+    path = tmp_path / "index.sqlite"
+    with Store(path) as st:
+        st.register_sweep(p.name, config_hash(p), p.model_dump_json(), 1, cells)
+        for c in cells:
+            st.write_cell(c.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.5}], "ok")
+    con = sqlite3.connect(path)
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name='runs_cell'").fetchone()[0]
+    con.close()
+    data = bytearray(path.read_bytes())
+    at = (root - 1) * page + data[(root - 1) * page : root * page].find(cells[0].key.encode())
+    assert at >= (root - 1) * page
+    data[at : at + 20] = bytes(b ^ 0x01 for b in data[at : at + 20])
+    path.write_bytes(bytes(data))
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    con.close()
+    before = path.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="is damaged.*missing from index runs_cell"):
+            Store(path, readonly=readonly)
+    res = runner.invoke(app, ["run", "quick", "--set", "d=8", "--trials", "1", "--store", str(path)])
+    assert res.exit_code == 2 and "is damaged" in res.output and "Traceback" not in res.output, res.output
+    assert path.read_bytes() == before and sorted(x.name for x in tmp_path.iterdir()) == ["index.sqlite"]
+
+
 # ---- store check ---------------------------------------------------------------------------------------
 
 

@@ -365,7 +365,9 @@ class Store:
                     f"{self.path} has schema version {version}, newer than this depthlab ({SCHEMA_VERSION}); "
                     "upgrade depthlab to use it"
                 )
-            check = [str(r[0]) for r in con.execute("PRAGMA quick_check")]  # milliseconds for 10^5 trials
+            # integrity_check, not quick_check: only it compares indexes with their tables (an index-only damage
+            # passes quick_check); 0.5 s for 10^5 trials with 12 metrics each (quick_check: 0.4 s)
+            check = [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
             if check != ["ok"]:
                 raise StoreError(
                     f"{self.path} is damaged (left unchanged; `depthlab store check` lists the problems): "
