@@ -174,3 +174,18 @@ def test_a_real_full_database_rolls_back_the_cell_and_keeps_the_rest(tmp_path, s
         record_cell(st, pl, task, _result(task), "local")
         assert _cells_stored(path) == stored + 1
         assert st.check(st.sweep_cells(pl.sweep_id), 1).recomputed == []
+
+
+def test_a_store_locked_while_the_sweep_is_registered_is_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+
+    def locked(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Store, "register_sweep", locked)
+    res = runner.invoke(app, ["run", "quick", *_sets(), "--trials", "1", "--store", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    (line,) = [x for x in res.output.splitlines() if x.startswith("error:")]
+    assert "is locked by another process" in line and "after SQLite's busy timeout" in line
+    assert line.endswith("nothing stored was lost; nothing was run")

@@ -587,7 +587,10 @@ def debug(
         t = res.timings
         console.print(f"wall {t.get('wall_s', 0):.2f} s (run {t.get('run_s', 0):.2f} s)")
         if st is not None and task is not None:
-            record_cell(st, pl, task, res, "debug")
+            try:
+                record_cell(st, pl, task, res, "debug")
+            except StoreWriteError as e:
+                raise _fail(str(e), 1) from None
             _say(console, f"recorded in {st.path}")
     finally:
         if st is not None:

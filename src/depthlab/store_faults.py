@@ -109,12 +109,15 @@ def describe_holders(path: str | os.PathLike[str]) -> str:
     return "by another process: " + ", ".join(named) + (f" and {len(pids) - 3} more" if len(pids) > 3 else "")
 
 
-def write_failure(e: BaseException, path: str | os.PathLike[str], what: str, waited: float = 0.0) -> str:
-    """One line for a failed write of ``what`` (e.g. 'the cell kernel d=8 n=16') to the store at ``path``."""
+def write_failure(e: BaseException, path: str | os.PathLike[str], what: str, waited: float | None = None) -> str:
+    """One line for a failed write of ``what`` (e.g. 'the cell kernel d=8 n=16') to the store at ``path``,
+    after retrying a lock for ``waited`` seconds (None: not retried beyond SQLite's busy timeout)."""
     kind = fault(e)
     if kind == "locked":
+        how_long = (f"after waiting {waited:.0f} s (${LOCK_WAIT_ENV} sets how long)" if waited is not None
+                    else "after SQLite's busy timeout")
         return (f"the results store {path} is locked {describe_holders(path)}; {what} could not be written "
-                f"after waiting {waited:.0f} s (${LOCK_WAIT_ENV} sets how long); nothing stored was lost")
+                f"{how_long}; nothing stored was lost")
     if kind == "full":
         return f"the disk is full: {what} could not be written to {path}; nothing stored was lost"
     if kind == "readonly":
