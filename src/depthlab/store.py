@@ -269,12 +269,13 @@ def read_only_reason(path: Path) -> str | None:
     return None
 
 
-def connect_readonly(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+def connect_readonly(path: Path, timeout: float = 30.0, query_only: bool = True) -> sqlite3.Connection:
     """A connection that only reads and leaves no new file beside the store: a plain one where the store is
     writable (the -wal and -shm files it may create are removed when it closes); on read-only media or for
     a file this process may not write, SQLite's read-only URI, reading the WAL of a live writer where its
     -wal and -shm files exist, else ``immutable=1`` (the main file alone, complete: it is checkpointed after
-    every cell)."""
+    every cell). ``query_only=False`` leaves the plain connection able to write (``Store`` upgrades an older
+    schema through it, after a backup, and then makes it query-only)."""
     con: sqlite3.Connection | None = None
     if read_only_reason(path) is None:
         con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
@@ -289,7 +290,8 @@ def connect_readonly(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
                 con = None
         if con is None:
             con = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=timeout, isolation_level=None)
-    con.execute("PRAGMA query_only=ON")
+    if query_only:
+        con.execute("PRAGMA query_only=ON")
     return con
 
 
@@ -324,7 +326,7 @@ class Store:
             raise StoreError(f"results store {self.path} is read-only ({self.read_only}): it can be read "
                              "(results, check, report) but not written; copy it somewhere writable to run")
         try:
-            self._con = (connect_readonly(self.path) if readonly else
+            self._con = (connect_readonly(self.path, query_only=False) if readonly else
                          sqlite3.connect(self.path, timeout=30.0, isolation_level=None))
         except sqlite3.Error as e:
             raise StoreError(f"cannot open results store {self.path}: {e}") from None
