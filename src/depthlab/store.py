@@ -24,9 +24,14 @@ killed at any moment, sees all of a cell or none of it. Resume is a lookup: the 
 in ``trials`` are never recomputed, and a trial row, once written, is never overwritten (a second
 computation of the same trial is recorded as a run and reported by ``check``, the first result stays).
 
-Bad files: a file that is not SQLite, is damaged, or is SQLite without depthlab's tables raises
-``StoreError`` before anything is written to it. A store of an older schema is copied to
-``<name>.v<old>.bak`` and then upgraded in one transaction.
+Bad files: a file that is not SQLite, is damaged (``PRAGMA integrity_check`` on open, which also compares
+every index with its table), or is SQLite without depthlab's tables raises ``StoreError`` before anything is
+written to it. A store of an older schema is copied to ``<name>.v<old>.bak`` and then upgraded in one
+transaction.
+
+Read-only media: a store this process cannot write (read-only filesystem, unwritable folder or file) is read
+through SQLite's read-only URI (``connect_readonly``) and refused for writing with one line. A write that
+fails (locked by another process, disk full) rolls back whole; ``store_faults`` says why in one line.
 """
 
 from __future__ import annotations
