@@ -87,6 +87,24 @@ def test_a_store_in_a_really_unwritable_folder_is_read_and_run_says_so(tmp_path)
         assert sorted(p.name for p in folder.iterdir()) == before
 
 
+def test_a_store_file_that_cannot_be_written_is_read_and_run_says_so_with_nothing_to_run(tmp_path):
+    path = tmp_path / "s.sqlite"
+    cells = _small_store(path)
+    p = get_preset("quick")
+    before = sorted(x.name for x in tmp_path.iterdir())
+    with _unwritable(path):  # chmod 555 / chattr +i on the file itself
+        with Store(path, readonly=True) as st:
+            assert all(st.done_trials(c.key) == {0} for c in cells)
+        res = runner.invoke(app, ["results", "--format", "csv", "--store", str(path)])
+        assert res.exit_code == 0 and p.name in res.output, res.output
+        for args in (["debug", "--cell", f"{cells[0].method},{cells[0].d},{cells[0].n}"],
+                     ["run", "quick", "--trials", "1"]):
+            res = runner.invoke(app, [*args, "--store", str(path)])
+            assert res.exit_code == 2 and "is read-only (the file is not writable)" in res.output, res.output
+            assert "Traceback" not in res.output and res.output.strip().count("\n") == 0
+        assert sorted(x.name for x in tmp_path.iterdir()) == before
+
+
 def _damage(path, table):
     """Overwrite the pages of ``table`` (its b-tree and indexes) in a closed store, keeping its WAL mode."""
     con = sqlite3.connect(path)
