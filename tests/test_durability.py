@@ -282,6 +282,37 @@ def test_foreign_damaged_and_junk_files_give_clear_errors_and_stay_unchanged(tmp
         Store(tmp_path)
 
 
+def test_a_store_with_only_an_index_damaged_is_refused_and_left_unchanged(tmp_path):
+    """Twenty bytes of a key flipped in the runs_cell index: the b-trees are well formed (quick_check passes),
+    but the index no longer matches its table; the store is refused before anything is written."""
+    p = get_preset("quick")
+    cells = expand(p)[:4]
+    path = tmp_path / "index.sqlite"
+    with Store(path) as st:
+        st.register_sweep(p.name, config_hash(p), p.model_dump_json(), 1, cells)
+        for c in cells:
+            st.write_cell(c.key, [0], [{"trial": 0, "status": "ok", "test_mse": 0.5}], "ok")
+    con = sqlite3.connect(path)
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name='runs_cell'").fetchone()[0]
+    con.close()
+    data = bytearray(path.read_bytes())
+    at = (root - 1) * page + data[(root - 1) * page : root * page].find(cells[0].key.encode())
+    assert at >= (root - 1) * page
+    data[at : at + 20] = bytes(b ^ 0x01 for b in data[at : at + 20])
+    path.write_bytes(bytes(data))
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    con.close()
+    before = path.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="is damaged.*missing from index runs_cell"):
+            Store(path, readonly=readonly)
+    res = runner.invoke(app, ["run", "quick", "--set", "d=8", "--trials", "1", "--store", str(path)])
+    assert res.exit_code == 2 and "is damaged" in res.output and "Traceback" not in res.output, res.output
+    assert path.read_bytes() == before and sorted(x.name for x in tmp_path.iterdir()) == ["index.sqlite"]
+
+
 # ---- store check ---------------------------------------------------------------------------------------
 
 
@@ -320,6 +351,43 @@ def test_store_check_reports_missing_duplicate_and_failed_cells(tmp_path, tiny, 
     assert res.exit_code == 1
     for text in ("missing cells", "incomplete cells", "computed twice", "MemoryError: too big", "problems found"):
         assert text in res.output, res.output
+
+
+def test_store_check_repair_resolves_trials_computed_twice_first_result_wins(tmp_path):
+    """Two clients on one store (planted here as their writes): every trial computed twice, one cell partly.
+    `store check` finds them (exit 1) until `--repair` keeps the first results and drops the later claims."""
+    p = get_preset("quick")
+    cells = expand(p)[:3]
+    path = tmp_path / "twice.sqlite"
+
+    def rows(trials, value):
+        return [{"trial": t, "status": "ok", "test_mse": value} for t in trials]
+
+    with Store(path) as st:
+        st.register_sweep(p.name, config_hash(p), p.model_dump_json(), 2, cells)
+        for c in cells[:2]:  # both clients compute the whole of the first two cells
+            st.write_cell(c.key, [0, 1], rows([0, 1], 1.0), "ok")
+            st.write_cell(c.key, [0, 1], rows([0, 1], 2.0), "ok")
+        st.write_cell(cells[2].key, [0], rows([0], 1.0), "ok")
+        st.write_cell(cells[2].key, [0, 1], rows([0, 1], 2.0), "ok")  # trial 0 again, trial 1 new
+        st.write_cell(cells[2].key, [0, 1], [], "failed", "MemoryError: x")  # a failed run stays as it is
+        rep = st.check(st.sweep_cells(st.latest_sweep()["sweep_id"]), 2)
+        assert len(rep.recomputed) == 5 and not rep.ok
+    res = runner.invoke(app, ["store", "check", "--store", str(path)], terminal_width=200)
+    assert res.exit_code == 1 and "trials computed twice" in res.output
+    res = runner.invoke(app, ["store", "check", "--repair", "--store", str(path)], terminal_width=200)
+    assert res.exit_code == 0 and "ok: nothing missing" in res.output, res.output
+    assert "repaired 3 run(s)" in res.output and "deleted" in res.output and "keeps trials [1]" in res.output
+    with Store(path, readonly=True) as st:
+        rep = st.check(st.sweep_cells(st.latest_sweep()["sweep_id"]), 2)
+        assert rep.recomputed == [] and rep.orphan_rows == 0 and rep.complete_cells == 3
+        for c in cells[:2]:
+            assert [r["status"] for r in st.runs(c.key)] == ["ok"]
+            assert {t: st.trial_metrics(c.key, t)["test_mse"] for t in (0, 1)} == {0: 1.0, 1: 1.0}
+        assert [json.loads(r["trials_json"]) for r in st.runs(cells[2].key)] == [[0], [1], [0, 1]]
+        assert {t: st.trial_metrics(cells[2].key, t)["test_mse"] for t in (0, 1)} == {0: 1.0, 1: 2.0}
+    res = runner.invoke(app, ["store", "check", "--repair", "--store", str(path)], terminal_width=200)
+    assert "nothing to repair" in res.output, res.output
 
 
 # ---- a client killed with SIGKILL mid-sweep --------------------------------------------------------------

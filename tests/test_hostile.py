@@ -236,3 +236,25 @@ def test_the_main_file_alone_is_a_complete_store_after_each_cell(tmp_path):
     with _Store(copy, readonly=True) as cp:
         assert all(cp.done_trials(c.key) == {0} for c in cells)
     st.close()
+
+
+# -- strict values --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("override", ["trials=true", "trials=2.0", "num_kappa=false", "seed=true", "n_test=1e3",
+                                      "trial_block=true"])
+def test_counts_are_strict_integers(override):
+    from depthlab.presets import PresetError, apply_overrides, get_preset
+
+    field = override.split("=")[0]
+    with pytest.raises(PresetError, match=f"{field}: Input should be a valid integer"):
+        apply_overrides(get_preset("quick"), [override])
+    res = runner.invoke(app, ["show", "quick", "--set", override])
+    _clean(res, 2)
+
+
+def test_error_paths_do_not_repeat_the_union_tag():
+    res = runner.invoke(app, ["show", "quick", "--set", "methods.layerwise.p2=-1"])
+    _clean(res, 2)
+    assert "methods.layerwise.p2: Input should be greater than 0" in res.output
+    assert "layerwise.layerwise" not in res.output

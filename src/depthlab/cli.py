@@ -7,6 +7,7 @@ import io
 import json
 import math
 import signal
+import sqlite3
 import sys
 import time
 from enum import StrEnum
@@ -24,6 +25,7 @@ from depthlab.analysis import METRICS, AggregateRow, aggregate
 from depthlab.checks import exit_code, summarize
 from depthlab.presets import DEFAULT, Preset, PresetError, all_presets, apply_overrides, get_preset
 from depthlab.store import Store, StoreError, default_store_path, integrity_check
+from depthlab.store_faults import StoreWriteError, fault, write_failure
 from depthlab.sweep.cluster import (
     DEFAULT_RETRIES,
     ClusterError,
@@ -349,9 +351,12 @@ def run(
     from depthlab.sweep.grid import expand
 
     may_refuse = any(feasibility(c, memory).refuses_run for c in expand(p))
-    # a dry run of a store that does not exist yet plans against an empty one and creates no file
+    # a dry run of a store that does not exist yet plans against an empty one and creates no file; of one that
+    # exists, reads it only (a store on read-only media can be planned against)
+    readable = store_path.is_file() and store_path.stat().st_size > 0
     with interrupts.guard(stopped_line) as stop, (
-            Store(":memory:") if (dry_run or may_refuse) and not store_path.exists() else _store(store)) as st:
+            Store(":memory:") if (dry_run or may_refuse) and not store_path.exists()
+            else _store(store, readonly=dry_run and readable)) as st:
         pl = plan(p, st, register=False)
         # every cell still to run, checked against the memory where it will run, before anything is computed
         checked = [feasibility(task.cell, memory) for task in pl.tasks]
@@ -360,7 +365,12 @@ def run(
         if refused and not dry_run:
             raise _fail(f"cannot run {p.name}: {infeasible_summary(refused, memory)}")
         if not dry_run:
-            pl = plan(p, st)
+            try:
+                pl = plan(p, st)
+            except sqlite3.DatabaseError as e:
+                if fault(e) is None:
+                    raise
+                raise _fail(write_failure(e, store_path, "the sweep") + "; nothing was run") from None
         planned.append(pl)
         done = len(pl.cells) - len(pl.tasks)
         console.print(
@@ -461,6 +471,12 @@ def run(
             except ClusterError as e:
                 prog.stop()
                 raise _fail(str(e)) from None
+            except StoreWriteError as e:  # locked for too long, disk full, read-only: one line, no traceback
+                prog.stop()
+                q = planned[0]
+                raise _fail(f"{e}; {len(q.cells) - len(q.tasks) + q.stored} of {len(q.cells)} cells are stored; "
+                            + ("free some space and " if e.kind == "full" else "")
+                            + "run the same command again to resume", 1) from None
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit now, without waiting for the background compiler
                 prog.stop()
                 signum = interrupts.signalled() or signal.SIGINT
@@ -571,7 +587,10 @@ def debug(
         t = res.timings
         console.print(f"wall {t.get('wall_s', 0):.2f} s (run {t.get('run_s', 0):.2f} s)")
         if st is not None and task is not None:
-            record_cell(st, pl, task, res, "debug")
+            try:
+                record_cell(st, pl, task, res, "debug")
+            except StoreWriteError as e:
+                raise _fail(str(e), 1) from None
             _say(console, f"recorded in {st.path}")
     finally:
         if st is not None:
@@ -891,12 +910,18 @@ def store_check(
     ] = None,
     trials: Annotated[int | None, typer.Option(help="Expected trials per cell (with --preset)")] = None,
     store: StoreOpt = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Resolve trials computed twice: the first stored result wins, the "
+                           "later runs' claims on it are dropped")
+    ] = False,
 ) -> None:
     """Verify the store: SQLite integrity, schema version, and per sweep the missing or incomplete cells,
     duplicate or recomputed trials and failed cells. Exit 0 if all is well, 1 on a finding, 2 if unusable.
 
     With --preset the latest stored sweep of the preset is checked, or with --set/--trials the configuration
-    they give (the same options as `depthlab run`)."""
+    they give (the same options as `depthlab run`). --repair first resolves trials computed by more than one
+    run (two `run`s on one store) by the first-result-wins rule: the stored trial and its metrics stay, the
+    later runs no longer list it (a run left with no trial is deleted); a damaged store is never repaired."""
     from depthlab.sweep.executors import config_hash
     from depthlab.sweep.grid import expand
 
@@ -912,7 +937,7 @@ def store_check(
             _say(err, f"  {line}")
         raise typer.Exit(1)
     checks: list[tuple[str, list[tuple[str, str]], int]] = []
-    with _store(path, readonly=True) as st:
+    with _store(path, readonly=not repair) as st:
         if preset is not None and (set_ or trials is not None):
             p = _resolve(preset, set_, trials)
             cells = [(c.key, c.label) for c in expand(p)]
@@ -930,6 +955,12 @@ def store_check(
                 checks.append((title, st.sweep_cells(int(r["sweep_id"])), int(r["trials"])))
         version = st.schema_version()
         _say(console, f"{path}: integrity ok, schema version {version}, {len(checks)} sweep(s) to check")
+        if repair:
+            changed = st.repair_recomputed(list(dict.fromkeys(c for _, cells, _ in checks for c in cells)))
+            for line in changed:
+                _say(console, f"repaired: {line}")
+            _say(console, f"repaired {len(changed)} run(s): the first stored result of each trial wins"
+                 if changed else "nothing to repair: no trial was computed twice")
         all_ok = True
         for title, cells, n_trials in checks:
             rep = st.check(cells, n_trials)

@@ -28,9 +28,14 @@ killed at any moment, sees all of a cell or none of it. Resume is a lookup: the 
 in ``trials`` are never recomputed, and a trial row, once written, is never overwritten (a second
 computation of the same trial is recorded as a run and reported by ``check``, the first result stays).
 
-Bad files: a file that is not SQLite, is damaged, or is SQLite without depthlab's tables raises
-``StoreError`` before anything is written to it. A store of an older schema is copied to
-``<name>.v<old>.bak`` and then upgraded in one transaction.
+Bad files: a file that is not SQLite, is damaged (``PRAGMA integrity_check`` on open, which also compares
+every index with its table), or is SQLite without depthlab's tables raises ``StoreError`` before anything is
+written to it. A store of an older schema is copied to ``<name>.v<old>.bak`` and then upgraded in one
+transaction.
+
+Read-only media: a store this process cannot write (read-only filesystem, unwritable folder or file) is read
+through SQLite's read-only URI (``connect_readonly``) and refused for writing with one line. A write that
+fails (locked by another process, disk full) rolls back whole; ``store_faults`` says why in one line.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from typing import Any
 
 from depthlab import __version__
 from depthlab.provenance import environment, now
+from depthlab.store_faults import describe_holders, fault
 
 # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error;
 SCHEMA_VERSION = 6  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
@@ -276,13 +282,55 @@ class CheckReport:
         )
 
 
+def read_only_reason(path: Path) -> str | None:
+    """Why this process cannot write the store at ``path`` (and create its -wal and -shm files beside it), or
+    None if it can."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only filesystem"
+    except OSError:
+        pass
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is not writable"
+    return None
+
+
+def connect_readonly(path: Path, timeout: float = 30.0, query_only: bool = True) -> sqlite3.Connection:
+    """A connection that only reads and leaves no new file beside the store: a plain one where the store is
+    writable (the -wal and -shm files it may create are removed when it closes); on read-only media or for
+    a file this process may not write, SQLite's read-only URI, reading the WAL of a live writer where its
+    -wal and -shm files exist, else ``immutable=1`` (the main file alone, complete: it is checkpointed after
+    every cell). ``query_only=False`` leaves the plain connection able to write (``Store`` upgrades an older
+    schema through it, after a backup, and then makes it query-only)."""
+    con: sqlite3.Connection | None = None
+    if read_only_reason(path) is None:
+        con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    else:
+        uri = path.resolve().as_uri()
+        if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
+            con = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+            try:
+                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # its -shm cannot be used read-only
+                con.close()
+                con = None
+        if con is None:
+            con = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=timeout, isolation_level=None)
+    if query_only:
+        con.execute("PRAGMA query_only=ON")
+    return con
+
+
 def integrity_check(path: str | os.PathLike[str]) -> list[str]:
     """SQLite's ``PRAGMA integrity_check`` of a file, read only; raises StoreError if it is not SQLite."""
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"results store {p} does not exist")
     try:
-        con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        con = connect_readonly(p)
         try:
             return [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
         finally:
@@ -293,7 +341,8 @@ def integrity_check(path: str | os.PathLike[str]) -> list[str]:
 
 class Store:
     """The results store at ``path`` (created on first write). ``readonly`` opens an existing store without
-    writing to it (except to upgrade an older schema, after a backup)."""
+    writing to it (except to upgrade an older schema, after a backup), from read-only media too
+    (``connect_readonly``); a store this process cannot write is refused for writing with one line."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -301,14 +350,23 @@ class Store:
             raise StoreError(f"results store {self.path} does not exist (run a preset first)")
         if self.path.is_dir():
             raise StoreError(f"results store {self.path} is a directory, not a file")
+        self.read_only = None if str(path) == ":memory:" else read_only_reason(self.path)
+        if self.read_only and not readonly:
+            raise StoreError(f"results store {self.path} is read-only ({self.read_only}): it can be read "
+                             "(results, check, report) but not written; copy it somewhere writable to run")
         try:
-            self._con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._con = (connect_readonly(self.path, query_only=False) if readonly else
+                         sqlite3.connect(self.path, timeout=30.0, isolation_level=None))
         except sqlite3.Error as e:
             raise StoreError(f"cannot open results store {self.path}: {e}") from None
         try:
             self._open(readonly)
         except sqlite3.DatabaseError as e:
             self._con.close()
+            why = {"full": "the disk is full", "locked": f"it is locked {describe_holders(self.path)}",
+                   "readonly": "it is read-only"}.get(fault(e) or "")
+            if why:
+                raise StoreError(f"cannot open results store {self.path}: {why}") from None
             raise StoreError(f"{self.path} is not a usable depthlab results store: {e}") from None
         except StoreError:
             self._con.close()
@@ -338,13 +396,19 @@ class Store:
                     f"{self.path} has schema version {version}, newer than this depthlab ({SCHEMA_VERSION}); "
                     "upgrade depthlab to use it"
                 )
-            check = [str(r[0]) for r in con.execute("PRAGMA quick_check")]  # milliseconds for 10^5 trials
+            # integrity_check, not quick_check: only it compares indexes with their tables (an index-only damage
+            # passes quick_check); 0.5 s for 10^5 trials with 12 metrics each (quick_check: 0.4 s)
+            check = [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
             if check != ["ok"]:
                 raise StoreError(
                     f"{self.path} is damaged (left unchanged; `depthlab store check` lists the problems): "
                     + "; ".join(check[:3])
                 )
             if version < SCHEMA_VERSION:
+                if self.read_only:
+                    raise StoreError(f"{self.path} has schema version {version}, older than this depthlab's "
+                                     f"({SCHEMA_VERSION}), and is read-only ({self.read_only}): upgrading it "
+                                     "needs a writable copy")
                 self._migrate(version)
             if not readonly:
                 con.execute("PRAGMA journal_mode=WAL")
@@ -406,9 +470,15 @@ class Store:
         try:
             yield self._con
         except BaseException:
-            self._con.execute("ROLLBACK")
+            if self._con.in_transaction:  # SQLite ends it itself on some errors (disk full, I/O)
+                self._con.execute("ROLLBACK")
             raise
-        self._con.execute("COMMIT")
+        try:
+            self._con.execute("COMMIT")
+        except sqlite3.Error:  # busy, disk full, I/O: nothing of the transaction is kept (it can be retried)
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+            raise
 
     # ---- writing ---------------------------------------------------------------------------------
     def register_sweep(
@@ -493,8 +563,12 @@ class Store:
                      for step, stage, m, v in r.get("trajectory", ())],
                 )
         # move the committed pages into the main file: copied (or left by a crash) without its -wal file, the
-        # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell.
-        self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # store is still complete up to this cell. PASSIVE: never waits for readers, costs ~ms per cell. The cell
+        # is committed already: a checkpoint that fails (disk full, busy) is left to the next one.
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass
         return run_id
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -655,3 +729,30 @@ class Store:
             ).fetchone()[0]
         )
         return report
+
+    # ---- repairing -------------------------------------------------------------------------------
+    def repair_recomputed(self, cells: Sequence[tuple[str, str]]) -> list[str]:
+        """Resolve trials computed by more than one run (``CheckReport.recomputed``: two clients on one store)
+        by the rule the store keeps, the first result wins: the stored trial row and its metrics stay; every
+        other run listing that trial no longer lists it, and a run left listing no trial is deleted (its
+        results were never stored). Failed runs are kept. One transaction; returns what it changed."""
+        changed: list[str] = []
+        with self._transaction() as con:
+            for key, label in cells:
+                owner = {int(t): int(r) for t, r in con.execute("SELECT trial, run_id FROM trials WHERE cell_key=?",
+                                                                (key,))}
+                runs = con.execute("SELECT run_id, trials_json FROM runs WHERE cell_key=? AND status != 'failed' "
+                                   "ORDER BY run_id", (key,)).fetchall()
+                for run_id, trials_json in runs:
+                    listed = [int(t) for t in json.loads(trials_json)]
+                    dropped = [t for t in listed if t in owner and owner[t] != run_id]
+                    if not dropped:
+                        continue
+                    kept = [t for t in listed if t not in dropped]
+                    if kept:
+                        con.execute("UPDATE runs SET trials_json=? WHERE run_id=?", (json.dumps(kept), run_id))
+                    else:
+                        con.execute("DELETE FROM runs WHERE run_id=?", (run_id,))
+                    what = f"keeps trials {kept}" if kept else "deleted"
+                    changed.append(f"{label}: run {run_id} {what} (trials {dropped} were stored by another run)")
+        return changed

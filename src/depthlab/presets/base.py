@@ -66,19 +66,19 @@ class Preset(Config):
     d: int | list[int] = Field(description="input dimension(s) of the grid; exponent verdicts need >= 3")
     kappa_min: float = Field(description="smallest kappa of the grid, n = int(d^kappa) training samples")
     kappa_max: float = Field(description="largest kappa of the grid")
-    num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA, description="kappa values, evenly spaced in [kappa_min, "
-                           "kappa_max] (repeated n merged)")
-    trials: int = Field(ge=1, le=MAX_TRIALS, description="independent trials (target, data, initialisation) per "
-                        "cell; raising it later runs only the new ones")
+    num_kappa: int = Field(ge=1, le=MAX_NUM_KAPPA, strict=True, description="kappa values, evenly spaced in "
+                           "[kappa_min, kappa_max] (repeated n merged)")
+    trials: int = Field(ge=1, le=MAX_TRIALS, strict=True, description="independent trials (target, data, "
+                        "initialisation) per cell; raising it later runs only the new ones")
     trial_block: int = Field(
-        default=2, ge=1, le=64,
+        default=2, ge=1, le=64, strict=True,
         description="trials vmapped together in one compiled call. Trial t always runs in block t // B with "
         "trials B*(t//B) ... B*(t//B)+B-1 (computed, the unasked ones discarded), so its numbers never depend on "
         "how many trials were asked for; part of a cell's identity (a different block size changes the last "
         "float32 bits). Large cells use fewer if B trials exceed the memory budget ($DEPTHLAB_MEMORY_BUDGET).",
     )
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="uint32 PRNG seed of the whole sweep")
-    n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES, description="fresh test samples per trial")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True, description="uint32 PRNG seed of the whole sweep")
+    n_test: int = Field(default=1000, ge=1, le=MAX_SAMPLES, strict=True, description="fresh test samples per trial")
     precision: Literal["float32", "float64"] = Field(default="float32", description="floating-point precision")
     checks: list[CheckConfig] = Field(default_factory=list, description="the paper's claims as checks (kind: "
                                       "ordering, bound, rises, exponent_bound, ...; docs/CHECKS.md)")

@@ -18,6 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import Any
 
 from depthlab.presets.base import Preset
 from depthlab.store import Store
+from depthlab.store_faults import StoreWriteError, describe_holders, fault, lock_wait, write_failure
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand, memory_budget
 from depthlab.sweep.interrupts import committing
@@ -239,12 +243,37 @@ def plan(preset: Preset, store: Store, register: bool = True) -> Plan:
 Callback = Callable[[Task, CellResult], None]
 
 
-def record_cell(store: Store, p: Plan, task: Task, res: CellResult, executor: str) -> None:
-    """Commit one finished (or failed) cell to the store, with its provenance, in one transaction."""
+def record_cell(store: Store, p: Plan, task: Task, res: CellResult, executor: str,
+                wait: float | None = None) -> None:
+    """Commit one finished (or failed) cell to the store, with its provenance, in one transaction.
+
+    A store locked by another process (a second ``run``, a foreign writer) does not discard the computed
+    cell: it is kept in memory and the write retried with backoff for up to ``wait`` seconds
+    (``$DEPTHLAB_LOCK_WAIT``, default 600; each try also waits SQLite's busy timeout). A lock outlasting
+    that, a full disk or a read-only store raise ``StoreWriteError`` with one line saying so (and who holds
+    the lock); the transaction is rolled back, so nothing stored before is lost."""
     prov = {**res.provenance, "config_hash": p.config_hash, "seed": task.cell.seed, "executor": executor}
-    with committing():  # a Ctrl-C / SIGTERM meanwhile takes effect once the cell is stored (interrupts.py)
-        store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
-        p.stored += res.status != "failed"
+    wait = lock_wait() if wait is None else wait
+    t0 = time.monotonic()
+    delay = 0.25
+    while True:
+        try:
+            with committing():  # a Ctrl-C / SIGTERM meanwhile takes effect once the cell is stored (interrupts.py)
+                store.write_cell(task.cell.key, task.trials, res.rows, res.status, res.message, res.timings, prov)
+                p.stored += res.status != "failed"
+            return
+        except sqlite3.DatabaseError as e:
+            waited = time.monotonic() - t0
+            kind = fault(e)
+            if kind != "locked" or waited >= wait:
+                raise StoreWriteError(kind or "error", write_failure(
+                    e, store.path, f"the computed cell {task.cell.label}", waited)) from e
+            if delay == 0.25:
+                sys.stderr.write(f"note: the results store {store.path} is locked {describe_holders(store.path)}; "
+                                 f"the computed cell {task.cell.label} is kept and its write retried for up to "
+                                 f"{wait:.0f} s\n")
+        time.sleep(min(delay, max(wait - (time.monotonic() - t0), 0.0)))
+        delay = min(2 * delay, 30.0)
 
 
 PREFETCH_WINDOW = 24  # cells compiled ahead of the one running (bounds the programs held in memory)
