@@ -18,8 +18,7 @@ Sections:
 6. float32 vs float64 on quick's largest layer-wise cell: speed ratio and test-error difference;
 7. recording along training (``record.steps = 40``) on quick's largest cells of every learner that records:
    run time with and without recording (the same cell, compiled programs, best of three alternated runs), their
-   ratio, and
-   the numbers stored per trial.
+   ratio, and the numbers stored per trial.
 """
 
 from __future__ import annotations
