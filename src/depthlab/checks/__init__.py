@@ -375,6 +375,66 @@ class LeavesTrivialCheck(_Check):
         return CheckResult(self.name, status, detail, measured)
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally long vectors (Pearson correlation of their ranks; ties broken
+    by order, which continuous medians almost never have)."""
+    ra, rb = (np.argsort(np.argsort(v)).astype(float) for v in (a, b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    return float(ra @ rb) / den if den > 0 else math.nan
+
+
+class RelationCheck(_Check):
+    """Two metrics of one learner move together across the whole sweep (every d, every n): Spearman's rank
+    correlation rho between the cells' medians of ``x`` and of ``y`` (``y`` divided by E f*^2 at its d when
+    ``relative_to_trivial``), with a bootstrap interval (each cell's trials resampled in pairs, the medians and
+    rho recomputed), against ``value`` (``side``). A rank correlation asks for a monotone relation, any shape:
+    e.g. Nichani et al. (2023): the test loss falls toward 0 where corr(phi, h*) -> 1, the points of every d on
+    one monotone curve: rho(feature_corr, test_mse / E f*^2) < -0.8. Needs at least ``min_cells`` cells."""
+
+    kind: Literal["relation"] = Field(default="relation", description="check kind (discriminator)")
+    method: str = Field(description="method whose two metrics are related across its cells")
+    x: MetricName = Field(description="first metric (e.g. feature_corr)")
+    y: MetricName = Field(default="test_mse", description="second metric (e.g. test_mse)")
+    relative_to_trivial: bool = Field(default=True, description="divide y by E f*^2 at each d (a loss normalised "
+                                      "by Var f*, comparable across d)")
+    op: Literal["<", ">"] = Field(default="<", description="the claim: rho op value")
+    value: float = Field(ge=-1.0, le=1.0, description="bound on Spearman's rho")
+    min_cells: int = Field(default=4, ge=3, description="fewest cells with both metrics for a verdict")
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        for r in ctx.trial_rows:
+            if r["method"] != self.method or r.get("status") != "ok":
+                continue
+            xv, yv = r.get(self.x), r.get(self.y)
+            if xv is None or yv is None or not (math.isfinite(float(xv)) and math.isfinite(float(yv))):
+                continue
+            scale = ctx.references.get(int(r["d"]), {}).get("trivial", 1.0) if self.relative_to_trivial else 1.0
+            cells.setdefault((int(r["d"]), int(r["n"])), []).append((float(xv), float(yv) / scale))
+        if len(cells) < self.min_cells:
+            raise LookupError(f"{self.method}: {len(cells)} cells with both {self.x} and {self.y}, need "
+                              f">= {self.min_cells}")
+        arrays = [np.asarray(v) for _, v in sorted(cells.items())]
+        point = spearman(np.array([np.median(a[:, 0]) for a in arrays]),
+                         np.array([np.median(a[:, 1]) for a in arrays]))
+        rng = np.random.default_rng([ctx.seed, 11])
+        boot = []
+        for _ in range(ctx.n_boot):
+            picks = [a[rng.integers(0, len(a), len(a))] for a in arrays]
+            boot.append(spearman(np.array([np.median(p[:, 0]) for p in picks]),
+                                 np.array([np.median(p[:, 1]) for p in picks])))
+        lo, hi = ctx._bounds(np.asarray(boot)) if all(len(a) > 1 for a in arrays) else (point, point)
+        ds = sorted({d for d, _ in cells})
+        y_name = f"{self.y} / E f*^2" if self.relative_to_trivial else self.y
+        status, detail = _verdict(
+            [side(lo, hi, self.op, self.value)],
+            f"{self.method}: Spearman rho({self.x}, {y_name}) = {_fmt(point)} [{_fmt(lo)}, {_fmt(hi)}] over "
+            f"{len(cells)} cells (d = {', '.join(map(str, ds))})  {self.op} {self.value:g}",
+        )
+        return CheckResult(self.name, status, detail, {"rho": point, "lo": lo, "hi": hi, "cells": len(cells)})
+
+
 class Undecided(LookupError):
     """The data cannot decide the check (``status``: INFO with too few d for a slope, INCONCLUSIVE where no
     threshold crossing could be used); ``run_checks`` reports it with that status, not as a FAIL."""
@@ -670,6 +730,7 @@ CheckConfig = Annotated[
     | OrderingEveryDCheck
     | ResourcesEveryDCheck
     | TrajectoryCheck
+    | RelationCheck
     | PredictionCheck,
     Field(discriminator="kind"),
 ]

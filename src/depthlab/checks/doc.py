@@ -17,6 +17,7 @@ from depthlab.checks import (
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    RelationCheck,
     ResourcesEveryDCheck,
     RiseCheck,
     TrajectoryCheck,
@@ -33,6 +34,7 @@ COUNTERFACTUAL = {
     "OrderingEveryDCheck": "the ratio on the other side of the factor at the largest d",
     "ResourcesEveryDCheck": "an error floor: the scaled learner ties the base at the largest d",
     "TrajectoryCheck": "a recorded path whose statistic (change, excursion, final) lies on the other side",
+    "RelationCheck": "the two metrics unrelated across the cells (rank correlation ~0)",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
 }
 
@@ -71,6 +73,10 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
                 "final": "last value"}[c.statistic]
         return (f"{what} of {c.metric} of {c.method} along training (recorded steps) at {c.at}, largest d, "
                 "median over trials, bootstrap interval"), f"{c.op} {c.value:g}"
+    if isinstance(c, RelationCheck):
+        y = f"{c.y} / E f*^2" if c.relative_to_trivial else c.y
+        return (f"Spearman rank correlation of the cell medians of {c.x} and {y} of {c.method} over every d and n, "
+                "bootstrap interval (trials resampled per cell)"), f"rho {c.op} {c.value:g}"
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)
