@@ -38,7 +38,8 @@ from depthlab.presets import Preset, all_presets, apply_overrides
 from depthlab.theory import Threshold
 from depthlab.trajectories import summarize
 
-REFS = {"trivial": 1.0, "best_quadratic": 0.3, "best_linear_h": 0.2, "best_quartic_z": 0.1}
+REFS = {"trivial": 1.0, "best_quadratic": 0.3, "best_linear_h": 0.2, "best_quartic_z": 0.1, "best_degree_1": 0.9,
+        "best_degree_2": 0.4}
 METRICS = ("test_mse", "overlap_w", "overlap_h", "feature_corr", "class_error")
 NOISE = 0.02  # relative trial-to-trial spread of the planted flat and ramp values
 BASE = 0.5  # every metric of every learner the check does not name: flat at this level
@@ -342,3 +343,25 @@ def test_resources_check_reads_the_base_at_a_quarter_of_the_samples():
     res = ResourcesEveryDCheck(name="r", methods=["base", "big"], scale=1.5, factor=1.25).evaluate(ctx)
     assert res.measured["ratio_d16"] == pytest.approx(1.0, rel=0.01)  # n >= 1067: base at 1600 itself, a tie
     assert res.status == "FAIL", res.detail
+
+
+@pytest.mark.parametrize("p", [3, 5])
+def test_degree_floor_checks_against_the_targets_own_reference_levels(p):
+    """The floor checks with the levels the target computes at d = 16 (not the planted REFS): a kernel at its
+    floor (x 1.05) and a net at a third of it PASS; a 'kernel' at 0.6 x the floor (no degree-2 predictor can be
+    there) and a net stuck at the floor (it found only the degree-2 part) FAIL."""
+    preset = next(q for q in all_presets() if q.name == f"nichani2023-degree-{p}-quick")
+    refs = {d: preset.target_for(d).reference_levels() for d in preset.ds}
+    floor = refs[max(preset.ds)]["best_degree_2"]
+    checks = {c.name: c for c in preset.checks}
+    kernel = checks["quadratic kernel stays at its degree-2 floor"]
+    net = checks["3-layer learns what no degree-2 predictor can"]
+    for check, holds, fails in ((kernel, 1.05, 0.6), (net, 0.33, 1.0)):
+        for level, want in ((holds, "PASS"), (fails, "FAIL")):
+            w = World(preset)
+            w.flat(check.method, "test_mse", level * floor)
+            ctx = w.context()
+            ctx.references = refs
+            (res,) = run_checks([check], ctx)
+            assert res.status == want, res.detail
+            assert res.measured["bound"] == pytest.approx(check.factor * floor)

@@ -45,8 +45,23 @@ def test_degree_presets_differ_only_in_the_link(quick):
     blobs = [_without(f"nichani2023-degree-{p}{suffix}", ("name",), ("description",), ("target", "link"),
                       ("checks",)) for p in DEGREE_LINKS]
     assert all(b == blobs[0] for b in blobs[1:])
-    kinds = [[c.kind for c in get_preset(f"nichani2023-degree-{p}{suffix}").checks] for p in DEGREE_LINKS]
-    assert all(k == kinds[0] for k in kinds)
+    checks = {p: get_preset(f"nichani2023-degree-{p}{suffix}").checks for p in DEGREE_LINKS}
+    shape = {p: [(c.kind, c.method, c.op, c.reference, c.factor) for c in cs] for p, cs in checks.items()}
+    assert shape[3] == shape[5]  # the same checks for every p >= 3, the 3-layer ones also for p = 1
+    assert shape[1][:2] == shape[3][:2]
+
+
+def test_degree_floor_checks_read_the_degree_two_floor_at_the_presets_d():
+    """p >= 3: the kernel's error against factor x best_degree_2 (from below: it cannot beat the floor) and the
+    3-layer net's below half of it; the levels are E f*^2 and the floor at this d, not the Gaussian limits."""
+    p3 = get_preset("nichani2023-degree-3-quick")
+    floor = {c.name: (c.method, c.op, c.factor) for c in p3.checks if c.reference == "best_degree_2"}
+    assert floor == {"quadratic kernel stays at its degree-2 floor": ("kernel", ">", 0.8),
+                     "3-layer learns what no degree-2 predictor can": ("three_layer", "<", 0.5)}
+    assert all(c.reference is not None and c.value is None for c in p3.checks if c.metric == "test_mse")
+    ref = p3.target_for(16).reference_levels()
+    assert 0.45 < ref["trivial"] < 0.56 and 0.19 < ref["best_degree_2"] < 0.22  # MC, relative sd ~1%
+    assert get_preset("nichani2023-degree-1-quick").target_for(16).reference_levels()["best_degree_2"] < 1e-8
 
 
 @pytest.mark.parametrize(("p", "c1"), [(1, 1.0), (3, 1 / math.sqrt(2)), (5, 1 / math.sqrt(2))])

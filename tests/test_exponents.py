@@ -219,7 +219,7 @@ def test_every_paper_preset_declares_predictions_and_threshold():
     nq = get_preset("nichani2023-quadratic-quick")
     assert nq.threshold_for("three_layer").metric == "feature_corr"
     assert "kernel" not in nq.predictions  # d^6 lies beyond the grid at every d: unmeasurable, not declared
-    assert nq.threshold_for("kernel") == Threshold(value=0.15, relative_to=None)
+    assert nq.threshold_for("kernel") == Threshold(value=0.15, relative_to="trivial")  # sphere: E f*^2 != 1
     # overrides reach the threshold; predictions must name methods of the preset
     assert apply_overrides(quick, ["threshold.value=0.5"]).threshold.value == 0.5
     with pytest.raises(ValidationError, match="unknown methods"):

@@ -32,7 +32,7 @@ def test_every_preset_round_trips(tmp_path, fmt):
 
 def test_an_absolute_threshold_survives_toml(tmp_path):
     """TOML has no null: a None that is not the default is written "none" and read back as None."""
-    p = get_preset("nichani2023-quadratic")
+    p = get_preset("nichani2023-single-index")
     assert p.threshold.relative_to is None
     text = dump_experiment(p, "toml")
     assert 'relative_to = "none"' in text

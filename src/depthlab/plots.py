@@ -58,6 +58,7 @@ LINESTYLES = ["-", "--", ":", "-."]
 REFERENCE_STYLE = {
     "trivial": ("predict 0 (E f*^2)", "#7F7F7F"),
     "best_quadratic": ("best quadratic (kernel limit)", OKABE_ITO["orange"]),
+    "best_degree_2": ("best degree-2 polynomial (quadratic-kernel limit)", OKABE_ITO["orange"]),
     "best_linear_h": ("best affine in h* (2-layer plateau)", OKABE_ITO["bluish_green"]),
     "best_constant": ("best constant (Var f*)", "#B3B3B3"),
 }

@@ -12,8 +12,8 @@ What n counts: every sample Algorithm 1 uses, both stages (the feature-learning 
 the readout the other half), and likewise for the one-step baseline; a constant fraction, so exponents are
 those of the step's own sample size.
 
-Exponents: n* = first n with median test MSE below the "learns the target" bound (0.15, single-index 0.1, in
-units of E f*^2 = 1); for the 3-layer net the paper's own measurement, n_0.9 = first n with corr(phi, h*) > 0.9
+Exponents: n* = first n with median test MSE below the "learns the target" bound (0.15 x E f*^2, single-index
+0.1 x E f*^2); for the 3-layer net the paper's own measurement, n_0.9 = first n with corr(phi, h*) > 0.9
 (notes g.3). Rates and paper versions: the NeurIPS 2023 version (arXiv v1/v2) proves n = O~(d^4) for g(x^T A x)
 (confirmed by the citing paper Wang, Nichani & Lee, ICLR 2024: "prior work requiring Theta~(d^4)"); the
 revision arXiv v3 (2 April 2025) strengthens Theorem 1, which the notes read as O~(d^2) for quadratic features
@@ -23,6 +23,14 @@ upper bounds (sufficient sample sizes), judged over >= 3 d. Kernels need d^(2p) 
 beyond every grid here (see ``_predictions``). Discriminating checks (multi-d presets): the 3-layer net's slope
 below the 2-layer baselines' and the kernel's over the same d, by half a power of d; a baseline that never
 reaches the bound on the grid leaves them INCONCLUSIVE (its slope is not measured), never PASS.
+
+Units: E f*^2 = 1 only for the single-index target (Gaussian inputs, h* = beta . x ~ N(0, 1) exactly). On the
+sphere h* = x^T A x / sigma_A is a scaled symmetric Beta variable, not N(0, 1), so the standardised f* has
+E f*^2 != 1 at finite d, and it moves with d: 0.33 / 0.44 / 0.51 / 0.62 at d = 8 / 12 / 16 / 24 for
+g = (h_1 + h_3)/sqrt2, 0.96-0.99 for relu, 1 for g = h_1 (``targets.index``). Error bounds and n* thresholds of
+the sphere presets are therefore fractions of E f*^2 at each d (``relative_to = "trivial"``), the reference
+levels computed at that d (``reference_levels``); an absolute 0.15 would be 46% of E f*^2 at d = 8 and 24% at
+d = 24, a d-dependent bar that tilts the slope of n*.
 """
 
 from __future__ import annotations
@@ -61,17 +69,20 @@ def _feature(min_final: float) -> dict[str, Any]:
             "description": f"Pearson corr(phi, h*) > {min_final} at the largest n (paper: -> 1 as n grows)"}
 
 
-def _learns(bound: float) -> dict[str, Any]:
+def _learns(fraction: float) -> dict[str, Any]:
     return {"kind": "bound", "name": "3-layer learns the target", "method": "three_layer", "op": "<",
-            "value": bound, "description": f"test MSE < {bound} (E f*^2 = 1) at the largest n"}
+            "reference": "trivial", "factor": fraction,
+            "description": f"test MSE < {fraction} x E f*^2 (E f*^2 at the largest d, computed there: not 1 on "
+                           "the sphere) at the largest n"}
 
 
-def _slower_than(baselines: list[str], bound: float) -> list[dict[str, Any]]:
+def _slower_than(baselines: list[str], fraction: float) -> list[dict[str, Any]]:
     return [
         {"kind": "exponent_ordering", "name": f"3-layer n* grows slower than {b}'s", "methods": ["three_layer", b],
-         "threshold": bound, "relative_to": None, "margin": 0.5,
-         "description": f"slope of log n* (test MSE < {bound}) vs log d: 3-layer below {b} by >= 0.5 in their "
-                        "intervals (half a power of d: the least gap read as a different rate; Sec. 4)"}
+         "threshold": fraction, "relative_to": "trivial", "margin": 0.5,
+         "description": f"slope of log n* (test MSE < {fraction} x E f*^2 at each d) vs log d: 3-layer below {b} "
+                        "by >= 0.5 in their intervals (half a power of d: the least gap read as a different rate; "
+                        "Sec. 4)"}
         for b in baselines
     ]
 
@@ -113,7 +124,8 @@ def _quadratic(name: str, link: str, what: str, quick: bool) -> Preset:
         "checks": [*_beats(list(BASELINES)), _learns(0.15), _feature(0.9),
                    *([] if quick else [*_slower_than(list(BASELINES)[:2] + ["kernel"], 0.15),
                                        _neurips_bound(QUADRATIC_DS)])],
-        "threshold": Threshold(value=0.15, relative_to=None),  # absolute: E f*^2 = 1
+        # relative: E f*^2 on the sphere is 0.33-0.62 over d = 8...24 for the cubic link (module docstring)
+        "threshold": Threshold(value=0.15, relative_to="trivial"),
         "predictions": _predictions("quadratic", link),
     })
 
@@ -132,6 +144,7 @@ def _single_index(quick: bool) -> Preset:
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
         # single-index is the paper's sanity instance: no gain over 2-layer nets is claimed, only learning
         "checks": [*_beats(["kernel", "random_features"]), _learns(0.1), _feature(0.95)],
+        # absolute = relative: Gaussian inputs, f* standardised by Gauss-Hermite, E f*^2 = 1 exactly
         "threshold": Threshold(value=0.1, relative_to=None),
         "predictions": _predictions("single_index", "tanh:2"),
     })
@@ -140,7 +153,47 @@ def _single_index(quick: bool) -> Preset:
 # ---- issue 18: degree independence (notes g.4) --------------------------------------------------------------
 DEGREE_LINKS = {1: "herm:0,1", 3: "herm:0,1,0,1", 5: "herm:0,1,0,0,0,1"}  # h_1, (h_1 + h_3)/sqrt2, (h_1 + h_5)/sqrt2
 DEGREE_DS = [8, 12, 16, 24]
-KERNEL_STUCK = 0.3  # quadratic kernel "does not learn": above 0.3 (its floor best_degree_2 ~ 1 - c_1^2 = 0.5)
+# The degree-2 floor best_degree_2 = min over polynomials q of degree <= 2 in x of E (f* - q)^2, computed at each d
+# (``QuadraticTarget.reference_levels``; Monte Carlo, relative sd <= 1.5%): on the sphere 0.20 / 0.27 (p = 3) and
+# 0.20 / 0.21 (p = 5) at d = 16 / 24, against E f*^2 = 0.51 / 0.62 and 0.61 / 0.61 -- not the Gaussian-limit
+# 1 - c_1^2 = 0.5 of E f*^2 = 1; ~0 for p = 1 (f* is itself quadratic).
+KERNEL_AT_FLOOR = 0.8  # the kernel's test MSE > 0.8 x best_degree_2 (reason in _degree_checks)
+BEYOND_DEGREE_2 = 0.5  # the 3-layer net's test MSE < 0.5 x best_degree_2 (reason in _degree_checks)
+LEARNS = 0.15  # "learns": test MSE < 0.15 x E f*^2
+
+
+def _degree_checks(p: int) -> list[dict[str, Any]]:
+    """The kernel and depth checks of the degree-p preset, relative to the reference levels at the largest d."""
+    if p == 1:
+        return [{"kind": "bound", "name": "quadratic kernel learns the degree-1 link", "method": "kernel",
+                 "op": "<", "reference": "trivial", "factor": LEARNS,
+                 "description": f"test MSE < {LEARNS} x E f*^2 at the largest n: f* = x^T A x / sigma_A is "
+                                "quadratic (its degree-2 floor is 0), learned by the quadratic kernel once n >~ d^2"}]
+    return [
+        # The kernel's predictor is a polynomial of degree <= 2 in x, so its population error is >= best_degree_2
+        # at every n: the claim is that it stays there. The factor < 1 absorbs the estimates' noise, not a
+        # margin of the claim: the floor's MC error (relative sd <= 1.5%) and the test-set noise of n_test =
+        # 4096 (relative sd of the mean squared residual, sd(r^2) / (E r^2 sqrt(4096)), measured on the floor's
+        # residual: 6% at d = 16 and 8% at d = 24 for p = 3, 2-3% for p = 5), so 0.8 lies 2.5 (p = 3, d = 24)
+        # to 8 sd of one test set below the floor, and the median over trials is steadier still.
+        {"kind": "bound", "name": "quadratic kernel stays at its degree-2 floor", "method": "kernel", "op": ">",
+         "reference": "best_degree_2", "factor": KERNEL_AT_FLOOR,
+         "description": f"test MSE > {KERNEL_AT_FLOOR} x best_degree_2 at the largest n: f* has degree {2 * p} in "
+                        "x, and no degree-2 predictor gets below the floor best_degree_2 (computed at this d: "
+                        f"0.3-0.45 E f*^2 on the sphere); a kernel fitting degree {2 * p} needs ~d^{2 * p} samples "
+                        f"(notes d). {KERNEL_AT_FLOOR} < 1 covers the floor's Monte Carlo error and test-set noise "
+                        "only"},
+        # The paper's claim: Algorithm 1 learns the degree-2p target at n ~ d^2, where every degree-2 predictor
+        # (the quadratic kernel at any n) is stuck at the floor. Half the floor: the net captures at least half
+        # of the part of f* no degree-2 polynomial reaches; a factor 2 is far outside the noise (<= 8% test-set,
+        # 1.5% floor MC), so a pass cannot come from noise, and a net that only found the degree-2 part
+        # (error ~ the floor) fails.
+        {"kind": "bound", "name": "3-layer learns what no degree-2 predictor can", "method": "three_layer",
+         "op": "<", "reference": "best_degree_2", "factor": BEYOND_DEGREE_2,
+         "description": f"test MSE < {BEYOND_DEGREE_2} x best_degree_2 at the largest n: below half the error floor "
+                        "of every degree-2 polynomial in x (the quadratic kernel's limit), i.e. the net learned at "
+                        "least half of the component of f* beyond degree 2 (Thm 3: degree-independent n)"},
+    ]
 
 
 def _degree(p: int, quick: bool) -> Preset:
@@ -149,21 +202,14 @@ def _degree(p: int, quick: bool) -> Preset:
     d^(2p). The links share the He_1 weight c_1 = 1/sqrt2 for p = 3, 5 (c_1 = 1 for p = 1), hence the same
     learned feature phi ~ K f* ~ c_1 h* up to that constant. Grids, methods and checks are the same for every
     p, so the presets read together compare n* across p at equal n (a check compares one sweep; the claim
-    spans three). Judged per preset: the 3-layer net learns at the grid's largest n for every p (n*(p) <= n_max:
-    it does not move beyond the grid), and the quadratic kernel learns for p = 1 only -- for p >= 3 its error
-    stays at its floor best_degree_2, and a kernel able to fit degree 2p (a universal one, e.g. the NTK) needs
-    ~d^(2p) = 1.7e7 samples at d = 16, far beyond the grid: the kernel's n* moves from inside the grid to
-    beyond it. Not stated by the paper text available here (the notes' check g.4 proposes it): the links and
-    the fixed-n reading are choices."""
-    kernel_check = (
-        {"kind": "bound", "name": "quadratic kernel learns the degree-1 link", "method": "kernel", "op": "<",
-         "value": 0.15, "description": "test MSE < 0.15 at the largest n: f* = x^T A x / sigma_A is quadratic, "
-                                       "learned by the quadratic kernel once n >~ d^2"}
-        if p == 1 else
-        {"kind": "bound", "name": f"quadratic kernel does not learn the degree-{p} link", "method": "kernel",
-         "op": ">", "value": KERNEL_STUCK,
-         "description": f"test MSE > {KERNEL_STUCK} at the largest n: f* has degree {2 * p} in x, a kernel needs "
-                        f"~d^{2 * p} samples (notes d); the quadratic kernel's floor is ~0.5 here"})
+    spans three). Judged per preset: the 3-layer net learns at the grid's largest n for every p (test MSE <
+    0.15 E f*^2: n*(p) <= n_max, it does not move beyond the grid), and the quadratic kernel learns for p = 1
+    only -- for p >= 3 its error stays at its floor best_degree_2 while the 3-layer net's falls below half of
+    it; a kernel able to fit degree 2p (a universal one, e.g. the NTK) needs ~d^(2p) = 1.7e7 samples at d = 16,
+    far beyond the grid: the kernel's n* moves from inside the grid to beyond it. Every level is computed at
+    the preset's d on the sphere (E f*^2 and the floor are not their Gaussian limits 1 and 1 - c_1^2 there:
+    ``KERNEL_AT_FLOOR``). Not stated by the paper text available here (the notes' check g.4 proposes it): the
+    links and the fixed-n reading are choices."""
     ds = DEGREE_DS
     return Preset.model_validate({
         "name": f"nichani2023-degree-{p}" + ("-quick" if quick else ""),
@@ -177,8 +223,8 @@ def _degree(p: int, quick: bool) -> Preset:
         "d": 16 if quick else ds,
         "kappa_min": 2.5 if quick else 2.0, "kappa_max": 3.5, "num_kappa": 5 if quick else 7,
         "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
-        "checks": [_learns(0.15), _feature(0.9), kernel_check],
-        "threshold": Threshold(value=0.15, relative_to=None),
+        "checks": [_learns(LEARNS), _feature(0.9), *_degree_checks(p)],
+        "threshold": Threshold(value=LEARNS, relative_to="trivial"),  # E f*^2 moves with d on the sphere
         "predictions": _predictions("quadratic", DEGREE_LINKS[p]),
     })
 

@@ -26,9 +26,13 @@ computes them in a ``capabilities`` property where its configuration decides (e.
 
 from __future__ import annotations
 
+import functools
+import math
 from abc import abstractmethod
 from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
+import jax
+import numpy as np
 from jax import Array
 from pydantic import Field
 
@@ -77,3 +81,72 @@ class TargetSpec(Config):
     def reference_levels(self, num_samples: int = 200_000, seed: int = 0) -> dict[str, float]:
         """Reference error levels (E f*^2 and best approximations in given function classes)."""
         return {}
+
+
+# ---- reference levels by Monte Carlo least squares (any input law, any d) -----------------------------------
+def num_monomials(d: int, degree: int) -> int:
+    """Monomials of degree <= ``degree`` in d variables: C(d + degree, degree) (1 + d + d(d+1)/2 for 2)."""
+    return math.comb(d + degree, degree)
+
+
+def monomials(x: np.ndarray, degree: int) -> np.ndarray:
+    """(C(d + degree, degree), n): all monomials of degree <= ``degree`` (<= 2) of the rows of x (n, d), one row
+    per monomial (features x samples, for a fast Gram matrix), ordered by degree: the first C(d + k, k) rows are
+    those of degree <= k."""
+    if degree > 2:
+        raise ValueError(f"monomials of degree {degree} > 2 are not implemented (their count grows as d^degree)")
+    n, d = x.shape
+    xt = np.ascontiguousarray(x.T, dtype=np.float64)
+    out = np.empty((num_monomials(d, degree), n))
+    out[0] = 1.0
+    if degree >= 1:
+        out[1:d + 1] = xt
+    row = d + 1
+    if degree == 2:
+        for i in range(d):  # x_i x_j, j >= i
+            np.multiply(xt[i], xt[i:], out=out[row:row + d - i])
+            row += d - i
+    return out
+
+
+def polynomial_floors(spec: TargetSpec, max_degree: int = 2, num_samples: int = 100_000, seed: int = 0,
+                      chunk: int = 20_000) -> dict[str, float]:
+    r"""Monte Carlo reference levels of ``spec`` at its own d and input law:
+
+    * ``trivial``       = E f*^2 (the error of predicting 0),
+    * ``best_degree_k`` = min over polynomials q in x of degree <= k of E (f* - q)^2, k = 1..max_degree (the
+      limit of a degree-k polynomial kernel: its predictor is such a q, so no n takes its population error
+      below this floor).
+
+    One instance (key ``fold_in(PRNGKey(seed), 1)``) and ``num_samples`` inputs drawn by ``spec.sample`` in
+    chunks (keys ``fold_in(PRNGKey(seed), 2 + i)``); the least squares is solved in float64 through the
+    accumulated Gram matrix of the monomials (a pseudo-inverse: on the sphere sum_i x_i^2 = d makes the degree-2
+    monomials collinear with the constant), and the residual sum of squares is divided by N - rank (the usual
+    correction of the in-sample residual, a relative bias ~ rank / N = 0.16% at d = 24, N = 2e5, otherwise).
+    Memoised on (spec, max_degree, num_samples, seed): a check reads these per d, for every cell. Cost at
+    d = 24 (325 monomials), N = 2e5: ~2e10 flops, a few seconds on 2 cores."""
+    return dict(_polynomial_floors(spec.model_dump_json(), type(spec), max_degree, num_samples, seed, chunk))
+
+
+@functools.lru_cache(maxsize=128)
+def _polynomial_floors(blob: str, cls: type[TargetSpec], max_degree: int, num_samples: int, seed: int,
+                       chunk: int) -> tuple[tuple[str, float], ...]:
+    spec = cls.model_validate_json(blob)
+    key = jax.random.PRNGKey(seed)
+    inst = spec.draw(jax.random.fold_in(key, 1))
+    width = num_monomials(spec.d, max_degree)
+    gram, moment, ff = np.zeros((width, width)), np.zeros(width), 0.0
+    for i, start in enumerate(range(0, num_samples, chunk)):
+        batch = spec.sample(inst, jax.random.fold_in(key, 2 + i), min(chunk, num_samples - start))
+        x, f = np.asarray(batch.x, np.float64), np.asarray(batch.f, np.float64)
+        phi = monomials(x, max_degree)
+        gram += phi @ phi.T
+        moment += phi @ f
+        ff += float(f @ f)
+    out = [("trivial", ff / num_samples)]
+    for k in range(1, max_degree + 1):
+        q = num_monomials(spec.d, k)
+        coef, _, rank, _ = np.linalg.lstsq(gram[:q, :q], moment[:q], rcond=1e-10)
+        rss = max(ff - float(moment[:q] @ coef), 0.0)
+        out.append((f"best_degree_{k}", rss / max(num_samples - int(rank), 1)))
+    return tuple(out)
