@@ -28,6 +28,7 @@ from depthlab.checks import (
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    RelationCheck,
     ResourcesEveryDCheck,
     RiseCheck,
     TrajectoryCheck,
@@ -195,6 +196,15 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         w.flat(base, check.metric, 0.05)  # the floor: 4x the resources leave the error where it is
         w.flat(scaled, check.metric, 0.05 / (2 * check.factor) if claim_holds else 0.05 * 1.05,
                only_d=None if claim_holds else d_top, other=0.05 / (2 * check.factor))
+    elif isinstance(check, RelationCheck):  # counterfactual: y does not depend on x (rank correlation ~0)
+        w.ramp(check.method, check.x, 0.1, 0.95)
+        sign = -1.0 if check.op == "<" else 1.0  # the claimed direction of the relation
+        if claim_holds:
+            w.ramp(check.method, check.y, 0.5 - 0.4 * sign, 0.5 + 0.4 * sign)
+        else:
+            mid, half = (preset.kappa_min + preset.kappa_max) / 2, (preset.kappa_max - preset.kappa_min) / 2
+            # a tent in kappa, symmetric about the grid's middle: y rises then falls as x rises, rho ~ 0
+            w.set(check.method, check.y, lambda d, n, k, z: (0.5 - 0.3 * ((k - mid) / half) ** 2) * (1 + NOISE * z))
     elif isinstance(check, TrajectoryCheck):  # counterfactual: the statistic on the other side of its bound
         w.path(check.method, check.metric, _trajectory(check, claim_holds))
     elif isinstance(check, PredictionCheck):
@@ -246,7 +256,7 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
-               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "PredictionCheck"}
+               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "RelationCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
 
 
@@ -365,3 +375,12 @@ def test_degree_floor_checks_against_the_targets_own_reference_levels(p):
             (res,) = run_checks([check], ctx)
             assert res.status == want, res.detail
             assert res.measured["bound"] == pytest.approx(check.factor * floor)
+
+
+def test_spearman_is_the_rank_correlation():
+    from depthlab.checks import spearman
+
+    x = np.array([0.1, 0.5, 0.2, 0.9, 0.7])
+    assert spearman(x, np.exp(x)) == pytest.approx(1.0)  # any increasing function
+    assert spearman(x, -(x**3)) == pytest.approx(-1.0)
+    assert spearman(np.arange(5.0), np.array([0.0, 2, 4, 3, 1])) == pytest.approx(0.3)  # by hand: 3 / 10
