@@ -256,7 +256,8 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
-               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "RelationCheck", "PredictionCheck"}
+               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck",
+               "RelationCheck", "PredictionCheck"}
     assert kinds <= handled, kinds - handled
 
 
