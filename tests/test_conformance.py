@@ -67,6 +67,8 @@ SMALL_LEARNERS: dict[str, dict[str, Any]] = {
     "two_sigmoid": {"p": 16, "steps": 20},
     "shallow_gd": {"p": 16, "steps": 20},
     "linear": {},
+    "tuned": {"base": {"kind": "layerwise", "p1": 16, "p2": 8, "t1_coef": 2.0, "t2_coef": 0.2}, "param": "ridge",
+              "values": [0.1, 1.0], "n_val": 32},
 }
 # Configurations whose capabilities differ from the kind's base configuration (kind, extra overrides).
 LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [
@@ -270,6 +272,8 @@ def _capability_shapes(spec: LearnerSpec, params: Any, x: Any) -> dict[str, tupl
         out["hidden_preactivation"] = spec.hidden_preactivation(params, x).shape
     if "learned_feature" in spec.capabilities:
         out["learned_feature"] = spec.learned_feature(params, x).shape
+    if "tuned" in spec.capabilities:
+        out["tuned"] = spec.tuned_value(params).shape
     if "trajectory" in spec.capabilities:  # the values themselves: test_learner_recording_is_the_same_training...
         out["trajectory"] = (len(spec.record_schedule(x.shape[1], N, 4)),)
     return out
@@ -294,6 +298,7 @@ def test_learner_declared_capabilities_are_honoured(case):
         "hidden_preactivation": lambda: spec.hidden_preactivation(params, x),
         "learned_feature": lambda: spec.learned_feature(params, x),
         "trajectory": lambda: spec.record_schedule(x.shape[1], N, 4),
+        "tuned": lambda: spec.tuned_value(params),
     }
     assert set(calls) == LEARNER_CAPABILITIES
     for cap in LEARNER_CAPABILITIES - spec.capabilities:
@@ -317,6 +322,8 @@ def _expected_metrics(spec: LearnerSpec, target: TargetSpec, inst: Any, test: An
         per_branch("overlap_h", test.h.shape[1])
     if "learned_feature" in spec.capabilities and "hidden_features" in target.capabilities:
         out.add("feature_corr")
+    if "tuned" in spec.capabilities:
+        out.add("tuned_value")
     if "classification" in target.capabilities:
         out.add("class_error")
         if "boundary" in target.capabilities:

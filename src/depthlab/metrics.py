@@ -29,6 +29,8 @@ report draw it, and checks and thresholds may name it (names are validated: ``Me
 * ``pred_corr``   = Pearson correlation over the test inputs between the prediction f(x) and f*(x): the
                   fraction of f* the learner tracks up to scale and offset (1: exact up to an affine map; a
                   learner shrunk towards 0 by its ridge has a large test MSE but can have pred_corr near 1).
+* ``tuned_value`` (learners with a hyperparameter tuned on a validation set, ``learners.tuned``): the value
+                  chosen for the trial (its median over trials and its spread are what a reader checks).
 * ``feature_corr`` (Nichani et al. 2023): |Pearson correlation| over the test inputs between the learner's
                   scalar learned feature phi(x) and the true intermediate feature h*(x) (mean over branches).
 
@@ -38,6 +40,7 @@ Which metrics a trial has follows from the declared capabilities of its learner 
     overlap_w      learner "first_layer"            and target "subspace"
     overlap_h      learner "hidden_preactivation"   and target "hidden_features"
     feature_corr   learner "learned_feature"        and target "hidden_features"
+    tuned_value    learner "tuned"
     class_error    target "classification"
     boundary_error target "classification" and "boundary"
     the others     always
@@ -203,6 +206,8 @@ _DEFINITIONS = [
     Metric("class_error", "0-1 error (prediction thresholded at 1/2)", _class_error, panel=True),
     Metric("boundary_error", "0-1 error by distance from the boundary (probability mass)", _boundary_error,
            table=False, parts=tuple(b[0] for b in BOUNDARY_BANDS)),
+    Metric("tuned_value", "hyperparameter value chosen on the validation set",
+           lambda t: t.learner.tuned_value(t.params) if "tuned" in t.learner.capabilities else None, table=False),
     Metric("pred_corr", "corr($f$, $f^*$): Pearson, prediction vs target",
            lambda t: pearson(t.predict_test(), t.test.f)),
 ]

@@ -12,6 +12,7 @@ from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.shallow_gd import ShallowGD
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.transfer import Transfer
+from depthlab.learners.tuned import Tuned
 from depthlab.learners.two_layer import TwoLayer
 from depthlab.learners.two_sigmoid import TwoSigmoid
 
@@ -26,7 +27,8 @@ LearnerConfig = Annotated[
     | Transfer
     | TwoSigmoid
     | ShallowGD
-    | LinearRidge,
+    | LinearRidge
+    | Tuned,
     Field(discriminator="kind"),
 ]
 
@@ -41,6 +43,7 @@ __all__ = [
     "RandomFeatures",
     "ShallowGD",
     "Transfer",
+    "Tuned",
     "TwoLayer",
     "TwoSigmoid",
 ]

@@ -48,7 +48,7 @@ from depthlab.config import Config
 # another (Preset.roles). Every concrete learner declares ``plot_role: ClassVar[PlotRole]``.
 PlotRole = Literal["three_layer", "three_layer_joint", "ablation", "scaled_up", "variant", "two_layer", "longer",
                    "one_step", "kernel", "kernel_alt", "random_features"]
-LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature", "trajectory"]
+LearnerCapability = Literal["first_layer", "hidden_preactivation", "learned_feature", "trajectory", "tuned"]
 LEARNER_CAPABILITIES: frozenset[LearnerCapability] = frozenset(get_args(LearnerCapability))
 
 
@@ -97,6 +97,10 @@ class LearnerSpec(Config):
         """(n,) the single scalar feature the learner built (e.g. Nichani et al.'s phi(x); capability
         ``learned_feature``)."""
         raise self._undeclared("learned_feature")
+
+    def tuned_value(self, params: Any) -> Array:
+        """() the hyperparameter value chosen on the validation set (capability ``tuned``)."""
+        raise self._undeclared("tuned")
 
     def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
         """(training step, stage) of each point ``fit_recorded`` records when asked for ``count`` log-spaced

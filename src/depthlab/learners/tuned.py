@@ -1,0 +1,137 @@
+r"""Validation tuning: one hyperparameter of a learner chosen per cell on a validation set (Dandi et al. 2025,
+App. F.4: "regularisation strengths tuned per kappa", with 1000 fresh validation samples; Nichani et al. 2023
+tune eta_1 and lambda on a validation set the same way).
+
+    for each value v of the grid:  theta_v = base(param = v).fit(key, x, y)       (the n training samples)
+    v* = argmin_v  (1/n_val) sum_{i in val} (f_{theta_v}(x_i) - y_i)^2            (n_val fresh samples)
+    the learner's fit is theta_{v*};  the stored metric ``tuned_value`` is v*.
+
+The validation samples are drawn fresh from the cell's target instance (``fit_task``: the target's own law,
+with labels as the training labels, never the test set), so the training budget n is unchanged and the test
+error is not selected on. Every value's fit uses the same key (the same initialisation and batches: the grid
+compares values, not draws). The grid is small (2-8 values) and runs inside the one compiled program (a
+Python loop over values, each a compiled training run), so the cost is len(values) fits.
+
+Tuned parameters are floats that change no shape (a ridge, a weight decay, a step size): a width cannot be
+tuned this way (every value's parameters are stacked and the chosen one is selected in the program).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from pydantic import Field, PositiveInt, model_validator
+
+from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
+from depthlab.learners.kernel_ridge import KernelRidge
+from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
+from depthlab.learners.two_layer import TwoLayer
+
+_VALIDATION_SALT = 0x7A11D  # the validation draw's key: fold_in(learner key, salt), apart from every other draw
+
+TunableConfig = Annotated[LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge, Field(discriminator="kind")]
+
+
+class TunedParams(NamedTuple):
+    base: Any  # the chosen value's fitted parameters
+    value: Array  # () the chosen value
+    val_mse: Array  # (G,) validation MSE of every value of the grid
+
+
+class Tuned(LearnerSpec):
+    """A learner (``base``) with one float hyperparameter (``param``) chosen from ``values`` by the validation MSE
+    on ``n_val`` fresh samples (module docstring)."""
+
+    plot_role: ClassVar[PlotRole] = "variant"
+
+    kind: Literal["tuned"] = Field(default="tuned", description="learner kind (discriminator)")
+    base: TunableConfig = Field(description="the learner whose hyperparameter is tuned (layerwise, joint, "
+                                "two_layer or kernel), with all its other settings")
+    param: str = Field(description="the float field of base chosen on the validation set (e.g. ridge, reg2, reg)")
+    values: list[float] = Field(min_length=2, max_length=8, description="the grid of values tried (2-8)")
+    n_val: PositiveInt = Field(default=1000, description="fresh validation samples per trial (paper: 1000)")
+
+    @model_validator(mode="after")
+    def _tunable(self) -> Tuned:
+        fields = type(self.base).model_fields
+        if self.param not in fields or self.param in ("kind", "max_n"):
+            raise ValueError(f"param {self.param!r} is not a hyperparameter of {self.base.kind}; have "
+                             f"{', '.join(sorted(set(fields) - {'kind', 'max_n'}))}")
+        current = getattr(self.base, self.param)
+        if isinstance(current, bool) or not isinstance(current, float):
+            raise ValueError(f"param {self.param!r} of {self.base.kind} is not a float hyperparameter (a width or a "
+                             "setting that changes shapes cannot be tuned)")
+        for v in self.values:  # every value must be valid for base (e.g. a positive ridge)
+            type(self.base).model_validate({**self.base.model_dump(), self.param: v})
+        return self
+
+    @property
+    def capabilities(self) -> frozenset[LearnerCapability]:
+        return (self.base.capabilities - {"trajectory"}) | {"tuned"}
+
+    def _at(self, value: float) -> LearnerSpec:
+        return self.base.model_copy(update={self.param: value})
+
+    def resolve(self, d: int, n: int, n_max: int) -> Tuned:
+        return self.model_copy(update={"base": self.base.resolve(d, n, n_max)})
+
+    def bind(self, target: Any) -> Tuned:
+        return self.model_copy(update={"base": self.base.bind(target)})
+
+    def fit_task(self, key: Array, target: Any, inst: Any, train: Any) -> TunedParams:
+        val = target.sample(inst, jax.random.fold_in(key, _VALIDATION_SALT), self.n_val)
+        return self._select(key, train.x, train.y, val.x, val.y)
+
+    def fit(self, key: Array, x: Array, y: Array) -> TunedParams:
+        """Without a target to draw from: the last n_val (at most n / 5) of the n samples validate, the rest
+        train (a smaller training set than ``fit_task``'s)."""
+        n = x.shape[0]
+        k = max(1, min(self.n_val, n // 5))
+        return self._select(key, x[: n - k], y[: n - k], x[n - k :], y[n - k :])
+
+    def _select(self, key: Array, x: Array, y: Array, xv: Array, yv: Array) -> TunedParams:
+        fits, errs = [], []
+        for v in self.values:
+            spec = self._at(v)
+            p = spec.fit(key, x, y)
+            r = spec.predict(p, xv) - yv
+            fits.append(p)
+            errs.append(jnp.mean(r * r))
+        val_mse = jnp.stack(errs)
+        best = jnp.argmin(jnp.where(jnp.isfinite(val_mse), val_mse, jnp.inf))  # a diverged value is never chosen
+        chosen = jax.tree.map(lambda *a: jnp.stack(a)[best], *fits)
+        return TunedParams(chosen, jnp.asarray(self.values, x.dtype)[best], val_mse)
+
+    def predict(self, params: TunedParams, x: Array) -> Array:
+        return self.base.predict(params.base, x)
+
+    def _delegate(self, capability: LearnerCapability) -> LearnerSpec:
+        if capability not in self.capabilities:
+            raise self._undeclared(capability)
+        return self.base
+
+    def first_layer(self, params: TunedParams) -> Array:
+        return self._delegate("first_layer").first_layer(params.base)
+
+    def hidden_preactivation(self, params: TunedParams, x: Array) -> Array:
+        return self._delegate("hidden_preactivation").hidden_preactivation(params.base, x)
+
+    def learned_feature(self, params: TunedParams, x: Array) -> Array:
+        return self._delegate("learned_feature").learned_feature(params.base, x)
+
+    def tuned_value(self, params: TunedParams) -> Array:
+        return params.value
+
+    def memory_bytes(self, d: int, n: int, itemsize: int = 4) -> int:
+        """One fit at a time, plus every value's fitted parameters (stacked to select one) and the validation
+        set; the parameters are bounded by the base's working set."""
+        return (1 + len(self.values)) * self.base.memory_bytes(d, n, itemsize) // 2 + itemsize * 2 * self.n_val * d
+
+    def flops(self, d: int, n: int) -> float:
+        return len(self.values) * self.base.flops(d, n)
+
+    def memory_limit_gb(self) -> float | None:
+        return self.base.memory_limit_gb()
