@@ -239,3 +239,13 @@ def test_a_trajectory_check_without_trajectories_cannot_pass():
     ctx = CheckContext(aggregate([one]), {8: {}})
     (res,) = run_checks([TrajectoryCheck(name="t", method="m", value=0.1)], ctx)
     assert res.status == "FAIL" and "record.steps" in res.detail
+
+
+def test_the_report_draws_the_recorded_dynamics(stored, tmp_path):
+    from depthlab.report import write_report
+    from depthlab.results import load_results
+
+    res = load_results(stored, "quick")
+    assert res.curves and {c.metric for c in res.curves} >= {"test_mse", "overlap_w"}
+    page = write_report(res, tmp_path / "rep").read_text()
+    assert 'alt="metrics along training"' in page and (tmp_path / "rep" / "figures" / "trajectories.png").exists()
