@@ -10,6 +10,7 @@ from depthlab.learners.linear import LinearRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.shallow_gd import ShallowGD
+from depthlab.learners.theorem1 import Theorem1ThreeLayer
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.transfer import Transfer
 from depthlab.learners.two_layer import TwoLayer
@@ -26,7 +27,8 @@ LearnerConfig = Annotated[
     | Transfer
     | TwoSigmoid
     | ShallowGD
-    | LinearRidge,
+    | LinearRidge
+    | Theorem1ThreeLayer,
     Field(discriminator="kind"),
 ]
 
@@ -40,6 +42,7 @@ __all__ = [
     "OneStep",
     "RandomFeatures",
     "ShallowGD",
+    "Theorem1ThreeLayer",
     "Transfer",
     "TwoLayer",
     "TwoSigmoid",
