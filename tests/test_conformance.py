@@ -67,6 +67,7 @@ SMALL_LEARNERS: dict[str, dict[str, Any]] = {
     "two_sigmoid": {"p": 16, "steps": 20},
     "shallow_gd": {"p": 16, "steps": 20},
     "linear": {},
+    "theorem1": {"p1": 16, "p2": 8},
 }
 # Configurations whose capabilities differ from the kind's base configuration (kind, extra overrides).
 LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [
