@@ -69,6 +69,7 @@ SMALL_LEARNERS: dict[str, dict[str, Any]] = {
     "linear": {},
     "tuned": {"base": {"kind": "layerwise", "p1": 16, "p2": 8, "t1_coef": 2.0, "t2_coef": 0.2}, "param": "ridge",
               "values": [0.1, 1.0], "n_val": 32},
+    "theorem1": {"p1": 16, "p2": 8},
 }
 # Configurations whose capabilities differ from the kind's base configuration (kind, extra overrides).
 LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [

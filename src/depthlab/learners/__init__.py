@@ -10,6 +10,7 @@ from depthlab.learners.linear import LinearRidge
 from depthlab.learners.one_step import OneStep
 from depthlab.learners.random_features import RandomFeatures
 from depthlab.learners.shallow_gd import ShallowGD
+from depthlab.learners.theorem1 import Theorem1ThreeLayer
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.transfer import Transfer
 from depthlab.learners.tuned import Tuned
@@ -28,7 +29,8 @@ LearnerConfig = Annotated[
     | TwoSigmoid
     | ShallowGD
     | LinearRidge
-    | Tuned,
+    | Tuned
+    | Theorem1ThreeLayer,
     Field(discriminator="kind"),
 ]
 
@@ -42,6 +44,7 @@ __all__ = [
     "OneStep",
     "RandomFeatures",
     "ShallowGD",
+    "Theorem1ThreeLayer",
     "Transfer",
     "Tuned",
     "TwoLayer",
