@@ -16,8 +16,9 @@ stage l trains W_l only, on the frozen features relu(h_{l-1}) (computed once per
 at their initialisation:
 
   stage 1, T_1 = int(15 ln d) iterations:      W_1 <- W_1 - lr (sqrt(p_1) g_1 / eps^{L-1} + reg1 W_1)
-  stage l >= 2, T_l = int(5 d^{3/2}) each:     W_l <- W_l - 4 lr (sqrt(p_l) g_l / (eps^{L-l} p_{l-1})
+  stage l >= 2, T_l = int(5 d^{3/2}) each:     W_l <- W_l - 4 lr (sqrt(p_l) g_l / (eps^{L-l} p_{l-1} q_l)
                                                                   + reg2 d^{-3/2} W_l)
+  (q_2 = 1; q_l for l >= 3 below)
   readout:                                     w_L = (H^T H + lambda n I)^{-1} H^T y,  H = relu(h_{L-1})
 
 with g_1 = grad_{W_1} / m and g_l = grad_{W_l} / n for l >= 2 (the public code's quirk for W_2, kept for every
@@ -29,6 +30,11 @@ Choices (the paper gives no L > 3 numerics; here is where this module had to cho
   l multiplies it by ~eps (its weights are eps N(0, 1/fan_in)), so layer l sees eps^{L-l}/sqrt(p_l) per unit;
   the 3-layer net's 1/eps^2 (W_1) and 1/eps (W_2) are this rule at L = 3. The extra 1/p_{l-1} (mean-field
   fan-in) of the 3-layer W_2 step is kept for every layer >= 2, the first layer has none (public code).
+* stages l >= 3 (``normalize_upper``, default on) divide their step by q_l = mean over samples and units of
+  relu(h_{l-1})^2, their frozen inputs' mean square (one scalar per stage, from the n samples): the W_2 rule
+  was tuned on relu(W_1 x + b_1), and on the larger trained features relu(h_2) (std ~6 against ~3 for h_1 on
+  a test target) its step diverged (W_3 grew to norm ~180 and every unit died); stage 2 keeps the public
+  code's step, so L = 3 is unchanged;
 * every upper stage gets the 3-layer net's W_2 stage: T_l = int(5 d^{3/2}) iterations, prefactor 4, weight
   decay reg2 d^{-3/2} (one reg2 for all of them);
 * layers above the one in training are left at their random initialisation (no re-initialisation: the
@@ -134,6 +140,9 @@ class LayerwiseDeep(LearnerSpec):
                                       "lr2_factor lr (...) (the 3-layer net's W_2 prefactor)")
     reg1: float = Field(default=0.0, description="weight decay reg1 in the stage-1 update of W_1")
     reg2: float = Field(default=0.0, description="weight decay reg2 d^{-3/2} in the update of every W_l, l >= 2")
+    normalize_upper: bool = Field(default=True, description="divide the steps of stages l >= 3 by the mean square "
+                                  "of their frozen inputs relu(h_(l-1)) (False: the W_2 rule unchanged; it "
+                                  "diverges once trained features are larger than relu(W_1 x + b_1))")
     batch_fraction: float = Field(default=0.7, gt=0.0, le=1.0, description="minibatch m = int(batch_fraction n); "
                                   "T iterations = int(T / batch_fraction) steps (example yaml)")
     ridge: float = Field(default=1.0, description="lambda in the readout w_L = (H^T H + lambda n I)^{-1} H^T y")
@@ -217,11 +226,13 @@ class LayerwiseDeep(LearnerSpec):
             else:
                 c = self.lr2_factor * lr
                 scale = c * math.sqrt(widths[i]) / (eps ** (big_l - 1 - i) * widths[i - 1])
+                if i >= 2 and self.normalize_upper:  # stages l >= 3: / mean square of their frozen inputs
+                    scale = scale / jnp.mean(a * a)
                 decay, denom = c * self.reg2 * d**-1.5, n  # g_l / n: the public code's W_2 quirk
 
             def step(w: Array, batch: tuple[Array, ...], up_ws: tuple[Array, ...] = up_ws,
-                     up_bs: tuple[Array, ...] = up_bs, out: Array = out, scale: float = scale,
-                     decay: float = decay, denom: int = denom) -> Array:
+                     up_bs: tuple[Array, ...] = up_bs, out: Array = out, scale: Any = scale,
+                     decay: Any = decay, denom: int = denom) -> Array:
                 g = grad(w, up_ws, up_bs, out, *batch) / denom
                 return w - (scale * g + decay * w)
 
