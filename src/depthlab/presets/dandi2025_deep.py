@@ -58,7 +58,11 @@ THRESHOLD = Threshold(value=0.7, relative_to="trivial")  # first drop (random le
 # "learned": below 0.4 E f*^2, under the 2-layer / kernel floor (best quadratic in z, >= 0.52 E f*^2): crossing it
 # needs features beyond degree 2 in z, i.e. the upper levels
 LEARNED = Threshold(value=0.4, relative_to="trivial")
-PREDICTIONS = dandi_deep_predictions(EPS1, EPS2, K, K_TOP, learned=LEARNED)
+# The kernel's kappa = 2 (C(d+2, 2)) is the SIGHT presets' claim, judged there over d = 32...128; over d = 32...64 its
+# band (+-0.04) is narrower than a slope's interval can get with 5 trials (the counterfactual test's planted
+# data comes out inconclusive), so it is not a prediction here.
+PREDICTIONS = {m: v for m, v in dandi_deep_predictions(EPS1, EPS2, K, K_TOP, learned=LEARNED).items()
+               if m != "kernel"}
 THEORY = {"kappa_W = 1+eps1": KAPPA_W, "kappa_2 = k eps1+eps2": KAPPA_2, "kappa_3 = k' eps2": KAPPA_3}
 MW, MH = 0.8, 0.25  # overlap levels of the M_W / M_h transitions (see _checks)
 
