@@ -221,6 +221,7 @@ class LayerwiseDeep(LearnerSpec):
             below_ws, below_bs = params.ws[:i], params.bs[:i]
             a = features_from(below_ws, below_bs, x) if i else x  # frozen activations below layer i + 1
             up_ws, up_bs, out = params.ws[i:], params.bs[i:], params.readout
+            scale: Any
             if i == 0:
                 scale, decay, denom = lr * math.sqrt(widths[0]) / eps ** (big_l - 1), lr * self.reg1, m
             else:
