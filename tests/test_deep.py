@@ -151,3 +151,27 @@ def test_widths_and_depth():
     assert [s for s, _ in r.record_schedule(32, 100, 3)][0] == 0
     assert len(r._stages(32)) == 4
     assert r.flops(32, 200) > r.flops(32, 100) > 0
+
+
+def test_deep_target_top_polynomial():
+    """sigma_top: the top level uses P', the levels below P; unset it leaves every dump (cell identity) as
+    before; only the deep family with >= 2 levels takes it."""
+    from depthlab.targets import HierarchicalTarget
+    from depthlab.targets.activations import get_activation
+
+    base = {"family": "deep", "d": 32, "epsilon": (0.75, 0.5), "sigma1": "he2:unit"}
+    t = HierarchicalTarget(**base, sigma_top="herm:0,0,0.5,0,0,0.3")
+    assert "sigma_top" not in HierarchicalTarget(**base).model_dump()
+    assert "sigma_top" not in HierarchicalTarget().model_dump(mode="json")
+    assert HierarchicalTarget.model_validate(t.model_dump()) == t
+    inst = t.draw(jax.random.PRNGKey(0))
+    x = jax.random.normal(jax.random.PRNGKey(1), (7, 32))
+    h1, h2, h3 = t.levels(inst, x)
+    p, q = get_activation("he2:unit"), get_activation("herm:0,0,0.5,0,0,0.3")
+    b2, b3 = t.block_sizes
+    want2 = (p(h1) * inst.signs[0]).reshape(7, -1, b2).sum(-1) / math.sqrt(b2)
+    want3 = (q(want2) * inst.signs[1]).reshape(7, -1, b3).sum(-1) / math.sqrt(b3)
+    np.testing.assert_allclose(np.asarray(h2), np.asarray(want2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(h3), np.asarray(want3), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="sigma_top"):
+        HierarchicalTarget(family="sight", d=32, sigma_top="he2")
