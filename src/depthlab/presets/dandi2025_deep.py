@@ -44,7 +44,8 @@ order is the reverse of the predicted one. M_W of the 4-layer net goes 0.56 -> 0
 (1) the reference levels come from one instance (seed 0: E f*^2 = 0.43), but E f*^2 varies from 0.44 to 0.69
 between instances (E f* up to 0.42: h_3 is skewed and the a* signs decide how much), so the thresholds relative
 to ``trivial`` are too strict on this target's trials (against the per-trial E f*^2, median 0.65, the shallow
-methods' leaves-trivial medians meet both bounds, the kernel's start interval [0.58, 0.66] straddling 0.59); (2) the labels' mean dominates the stage-1 gradient: centring y before training lifts the
+methods' leaves-trivial medians meet both bounds, the kernel's start interval [0.58, 0.66] straddling 0.59);
+(2) the labels' mean (up to 0.42) weighs on the stage-1 gradient: centring y before training lifts the
 4-layer net's M_W from 0.50 to 0.62 and its test MSE from 0.55 to 0.47 (one instance, kappa = 2.3; ten times
 the stage-1 iterations only to 0.61, test MSE 0.65). Neither is changed here (the checks stay as written).
 """
