@@ -59,6 +59,7 @@ TARGET_CLASSES: dict[str, type[TargetSpec]] = {
 SMALL_LEARNERS: dict[str, dict[str, Any]] = {
     "layerwise": {"p1": 16, "p2": 8, "t1_coef": 2.0, "t2_coef": 0.2},
     "joint": {"p1": 16, "p2": 8, "t2_coef": 0.2},
+    "layerwise_deep": {"p1": 16, "widths": (8, 8), "t1_coef": 2.0, "t2_coef": 0.2},
     "two_layer": {"p": 8, "t_coef": 0.2},
     "kernel": {},
     "random_features": {"p": 16},

@@ -366,6 +366,43 @@ def dandi_predictions(epsilon: float, k: int, threshold: Threshold | None = None
     }
 
 
+def dandi_deep_jumps(eps1: float, eps2: float, k: int, k_top: int) -> tuple[float, float, float]:
+    r"""Dandi et al. 2025, Sec. 2 (deep MIGHT d -> d^eps1 -> d^eps2 -> 1, heuristic) and Thm 2: a layer-wise deep
+    net learns W* at kappa = 1 + eps1, all d^eps2 level-2 features (degree k = deg P in d^eps1 inputs) at
+    kappa = k eps1 + eps2 and the top degree-k' function of the d^eps2 level-2 features at kappa = k' eps2.
+    Where the notes are unclear: they give the three jumps but no rule for their order; here each jump needs the
+    ones before it (a feature is learned on top of the level below), so the second is at max(1 + eps1,
+    k eps1 + eps2) and the third at the max of all three ("jumps can merge": a jump below an earlier one
+    happens there). Thm 2 itself is weaker: weak recovery of the next level given the level below."""
+    a = 1.0 + eps1
+    b = max(a, k * eps1 + eps2)
+    return a, b, max(b, k_top * eps2)
+
+
+def dandi_deep_predictions(eps1: float, eps2: float, k: int, k_top: int,
+                           learned: Threshold | None = None) -> dict[str, Prediction]:
+    """Predictions for the deep presets (methods ``deep``, ``layerwise``, ``two_layer``, ``kernel``): the deep net
+    learns f* (n* under ``learned``, a threshold below the 2-layer floor) at the last jump; the 3-layer and
+    2-layer nets leave the random level at 1 + eps1 (preset threshold); the kernel at kappa = 2."""
+    src = "Dandi et al. 2025, Sec. 2 deep MIGHT thresholds and Thm 2 (notes d)"
+    kw, k2, k3 = dandi_deep_jumps(eps1, eps2, k, k_top)
+    band: dict[str, Any] = {"tolerance": 0.0, "polylog": 1.0, "tolerance_reason": "Theta~ rate: constants do not "
+                            "move a slope; only the hidden polylog(d) does"}
+    return {
+        "deep": Prediction(exponent=k3, threshold=learned, source=src, formula=f"kappa_f = max(1+eps1, k eps1+eps2, "
+                           f"k' eps2) = {k3:g} (eps=({eps1:g}, {eps2:g}), k={k}, k'={k_top})", **band),
+        "layerwise": Prediction(exponent=kw, source=src, formula=f"leaves the random level at kappa = 1+eps1 = "
+                                f"{kw:g}", **band),
+        "two_layer": Prediction(exponent=kw, source=src, formula=f"leaves the random level at kappa = 1+eps1 = "
+                                f"{kw:g}", **band),
+        "kernel": Prediction(exponent=dandi_kernel_kappa(2), terms=polynomial_count_terms(2), source=src,
+                             formula="first drop at kappa = 2 (lowest Hermite degree of f* in x); at finite d once "
+                             "n > C(d+2, 2)", tolerance=0.0, lower_order=1.0,
+                             tolerance_reason="C(d+2, 2) fixes the leading terms (n* interpolation error is in "
+                             "the measured interval)"),
+    }
+
+
 def damian_network(r: int, p: int, tolerance: float = 0.0) -> Prediction:
     r"""Damian, Lee & Soltanolkotabi 2022, main theorem: one GD step on the first layer of a 2-layer net, then the
     readout, learns f* = g(U x) (U: r x d, g of degree p) from n >~ d^2 r + d r^p samples (log factors ignored):

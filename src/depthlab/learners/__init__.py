@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from depthlab.learners.base import LearnerSpec
+from depthlab.learners.deep import LayerwiseDeep
 from depthlab.learners.kernel_ridge import KernelRidge
 from depthlab.learners.linear import LinearRidge
 from depthlab.learners.one_step import OneStep
@@ -21,6 +22,7 @@ from depthlab.learners.two_sigmoid import TwoSigmoid
 LearnerConfig = Annotated[
     LayerwiseThreeLayer
     | JointThreeLayer
+    | LayerwiseDeep
     | TwoLayer
     | KernelRidge
     | RandomFeatures
@@ -37,6 +39,7 @@ LearnerConfig = Annotated[
 __all__ = [
     "JointThreeLayer",
     "KernelRidge",
+    "LayerwiseDeep",
     "LayerwiseThreeLayer",
     "LearnerConfig",
     "LearnerSpec",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from depthlab.presets import damian2022, dandi2025, dandi2025_theorem1, nichani2023, safran_lee2022
+from depthlab.presets import damian2022, dandi2025, dandi2025_deep, dandi2025_theorem1, nichani2023, safran_lee2022
 from depthlab.presets.base import Preset, PresetError, apply_overrides
 
 _ALL: dict[str, Preset] = {
-    p.name: p for p in [*dandi2025.PRESETS, *nichani2023.PRESETS, *damian2022.PRESETS, *safran_lee2022.PRESETS,
-                        *dandi2025_theorem1.PRESETS]
+    p.name: p
+    for p in [*dandi2025.PRESETS, *dandi2025_deep.PRESETS, *dandi2025_theorem1.PRESETS, *nichani2023.PRESETS,
+              *damian2022.PRESETS, *safran_lee2022.PRESETS]
 }
 
 DEFAULT = "quick"

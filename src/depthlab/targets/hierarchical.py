@@ -7,7 +7,8 @@ All three are one tree of levels with sizes D_1 > D_2 > ... > D_L = r:
     h_{l, m} = (1/sqrt(b_l)) sum_{j in B_m} a*_{l, j} P(h_{l-1, j}),   l = 2..L,
     f*(x)    = (1/sqrt(r)) sum_{m=1}^{r} g*(h_{L, m}),
 
-where B_m is the m-th block of b_l = D_{l-1}/D_l consecutive units, P = sigma1 (e.g. He_2/2! + He_3/3!),
+where B_m is the m-th block of b_l = D_{l-1}/D_l consecutive units, P = sigma1 (e.g. He_2/2! + He_3/3!; the top
+level l = L may use another polynomial P' = sigma_top, deep only),
 g* = sigma2 (e.g. tanh(3 .)), a* Rademacher (numerics) or all ones (theory).
 
 * ``sight``: D = (int(d^eps), 1), i.e. f* = g*( a*^T P(W* x) / sqrt(d^eps) ).
@@ -24,13 +25,13 @@ from __future__ import annotations
 
 import math
 from itertools import combinations_with_replacement
-from typing import ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from depthlab.targets.activations import Activation, get_activation
 from depthlab.targets.base import Batch, TargetCapability, TargetSpec
@@ -63,16 +64,20 @@ class HierarchicalTarget(TargetSpec):
                           "1 for sight")
     sigma1: str = Field(default="he2+he3", description="P_k: degree-3 Hermite mix, information exponent 2 (paper "
                         "eq. 11)")
+    sigma_top: str | None = Field(default=None, description="deep only: P' of the top level h_L (degree k'), "
+                                  "e.g. of another degree than P_k so that the jumps k eps_1 + eps_2 and k' eps_2 "
+                                  "separate; None: sigma1 at every level")
     sigma2: str = Field(default="tanh:3", description="g*: tanh(3 h), as in every experiment of the paper")
     a_star: Literal["rademacher", "ones"] = Field(
         default="rademacher", description="a*: Rademacher signs (numerics: paper F.2, public code) or all ones "
         "(theory)")
     noise: float = Field(default=0.0, ge=0.0, description="label-noise standard deviation: y = f* + noise N(0, 1)")
 
-    @field_validator("sigma1", "sigma2")
+    @field_validator("sigma1", "sigma2", "sigma_top")
     @classmethod
-    def _known_activation(cls, v: str) -> str:
-        get_activation(v)
+    def _known_activation(cls, v: str | None) -> str | None:
+        if v is not None:
+            get_activation(v)
         return v
 
     @model_validator(mode="after")
@@ -84,6 +89,8 @@ class HierarchicalTarget(TargetSpec):
             raise ValueError(f"epsilon must be strictly decreasing (eps_1 > eps_2 > ...), got {eps}")
         if self.family != "deep" and len(eps) != 1:
             raise ValueError(f"family {self.family!r} takes a single epsilon, got {eps}")
+        if self.sigma_top is not None and (self.family != "deep" or len(eps) < 2):
+            raise ValueError("sigma_top (the top level's polynomial) needs family 'deep' with >= 2 epsilon values")
         if self.family == "sight" and self.branches != 1:
             raise ValueError("family 'sight' has branches = 1; use family 'might' for several branches")
         sizes = self.level_sizes
@@ -95,6 +102,15 @@ class HierarchicalTarget(TargetSpec):
                 "lower epsilon or branches"
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_top(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """sigma_top = None is left out of dumps: the identities (hashes) of every cell stored before the field
+        existed stay the same."""
+        out: dict[str, Any] = handler(self)
+        if out.get("sigma_top", 0) is None:
+            del out["sigma_top"]
+        return out
 
     # ---- structure -------------------------------------------------------------------------------
     @property
@@ -126,6 +142,11 @@ class HierarchicalTarget(TargetSpec):
         return get_activation(self.sigma1)
 
     @property
+    def top_act(self) -> Activation:
+        """P' of the top level (sigma_top; sigma1 when unset)."""
+        return get_activation(self.sigma_top or self.sigma1)
+
+    @property
     def g_act(self) -> Activation:
         return get_activation(self.sigma2)
 
@@ -145,10 +166,10 @@ class HierarchicalTarget(TargetSpec):
 
     def levels(self, inst: HierInstance, x: Array) -> list[Array]:
         """[h_1 = W* x, h_2, ..., h_L] for inputs x (n, d)."""
-        p = self.p_act
+        acts = [self.p_act] * (len(self.block_sizes) - 1) + [self.top_act]
         h = x @ inst.w_star.T
         out = [h]
-        for a, b in zip(inst.signs, self.block_sizes, strict=True):
+        for p, a, b in zip(acts, inst.signs, self.block_sizes, strict=True):
             u = (p(h) * a).reshape(h.shape[0], -1, b)
             h = u.sum(-1) / math.sqrt(b)
             out.append(h)
@@ -178,6 +199,8 @@ class HierarchicalTarget(TargetSpec):
         For the paper's SIGHT at d=64 (D=8, h* visibly non-Gaussian) these are 0.62 / 0.23 / 0.19 (and
         best_quartic_z 0.10); the paper's lines 0.65-0.69 / 0.25-0.27 / 0.13-0.14 are the Gaussian
         approximation h* ~ N(0, 2/3), reached only as d_eff -> infinity.
+        * ``best_linear_top`` (deep, >= 2 polynomial levels): min over affine functions of the top level h_L,
+          i.e. everything below g* learned but no layer left to apply g*.
         * ``best_quartic_z``: min over polynomials of degree <= 4 in z = W* x (a 2-layer net after it found
           W*, for kappa <= 2 at eps = 1/2); only when the feature count is moderate.
         """
@@ -190,6 +213,9 @@ class HierarchicalTarget(TargetSpec):
         out = {"trivial": float(np.mean(f**2))}
         out["best_quadratic"] = _lstsq_residual(_poly_features(z, 2), f)
         out["best_linear_h"] = _lstsq_residual(np.column_stack([np.ones(len(f)), h]), f)
+        if len(self.block_sizes) >= 2:  # deep: the top level h_L below g*
+            top = np.asarray(self.levels(inst, b.x)[-1], dtype=np.float64)
+            out["best_linear_top"] = _lstsq_residual(np.column_stack([np.ones(len(f)), top]), f)
         if math.comb(z.shape[1] + 4, 4) <= 500:
             out["best_quartic_z"] = _lstsq_residual(_poly_features(z, 4), f)
         return out
