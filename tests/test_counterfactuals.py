@@ -25,9 +25,11 @@ from depthlab.checks import (
     ExponentBoundCheck,
     ExponentOrderingCheck,
     LeavesTrivialCheck,
+    MetricOrderingCheck,
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ReachesFirstCheck,
     ResourcesEveryDCheck,
     RiseCheck,
     TrajectoryCheck,
@@ -95,6 +97,7 @@ class World:
 
     def context(self, trials: int = 20, seed: int = 0) -> CheckContext:
         p, rng, rows = self.preset, np.random.default_rng(seed), []
+        metrics = (*METRICS, *sorted({m for _, m in self.curves} - set(METRICS)))  # e.g. per-branch overlaps
         for method in p.methods:
             for d in p.ds:
                 for kappa, n in p.grid(d):
@@ -102,7 +105,7 @@ class World:
                         z = float(rng.standard_normal())
                         row = {"preset": p.name, "method": method, "d": d, "n": n, "kappa": kappa, "trial": t,
                                "status": "ok"}
-                        for m in METRICS:
+                        for m in metrics:
                             f = self.curves.get((method, m))
                             row[m] = f(d, n, kappa, z) if f else BASE
                         rows.append(row)
@@ -145,6 +148,11 @@ def _trajectory(check: TrajectoryCheck, right: bool) -> Any:
     if check.statistic == "final":
         return lambda t, z: 0.4 + (s * (1 + NOISE * z) - 0.4) * t
     return lambda t, z: 0.4 + s * (1 + NOISE * z) * t
+
+
+def _reaches(level: float, t_hit: float) -> Any:
+    """A path rising linearly from level / 2 at initialisation through ``level`` at training fraction t_hit."""
+    return lambda t, z: level * (0.5 + 0.5 * t / t_hit) * (1 + NOISE * z)
 
 
 def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
@@ -196,6 +204,14 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
                only_d=None if claim_holds else d_top, other=0.05 / (2 * check.factor))
     elif isinstance(check, TrajectoryCheck):  # counterfactual: the statistic on the other side of its bound
         w.path(check.method, check.metric, _trajectory(check, claim_holds))
+    elif isinstance(check, MetricOrderingCheck):  # counterfactual: the two metrics tie
+        high, low = check.metrics
+        w.flat(check.method, low, 0.1)
+        w.flat(check.method, high, 0.1 * check.factor * 2 if claim_holds else 0.1)
+    elif isinstance(check, ReachesFirstCheck):  # counterfactual: both reach the level at the same time
+        first, later = check.metrics
+        w.path(check.method, first, _reaches(check.level, 0.02 if claim_holds else 0.3))
+        w.path(check.method, later, _reaches(check.level, 0.02 * check.factor * 8 if claim_holds else 0.3))
     elif isinstance(check, PredictionCheck):
         holds, fails = _prediction_slopes(preset, check)
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
@@ -245,7 +261,8 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     kinds = {type(c).__name__ for p in all_presets() for c in p.all_checks()}
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
-               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "PredictionCheck"}
+               "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck", "PredictionCheck",
+               "MetricOrderingCheck", "ReachesFirstCheck"}
     assert kinds <= handled, kinds - handled
 
 

@@ -14,9 +14,11 @@ from depthlab.checks import (
     ExponentBoundCheck,
     ExponentOrderingCheck,
     LeavesTrivialCheck,
+    MetricOrderingCheck,
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ReachesFirstCheck,
     ResourcesEveryDCheck,
     RiseCheck,
     TrajectoryCheck,
@@ -34,6 +36,8 @@ COUNTERFACTUAL = {
     "ResourcesEveryDCheck": "an error floor: the scaled learner ties the base at the largest d",
     "TrajectoryCheck": "a recorded path whose statistic (change, excursion, final) lies on the other side",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
+    "MetricOrderingCheck": "the two metrics tie (ratio 1)",
+    "ReachesFirstCheck": "both recorded metrics reach the level at the same training step",
 }
 
 
@@ -71,6 +75,15 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
                 "final": "last value"}[c.statistic]
         return (f"{what} of {c.metric} of {c.method} along training (recorded steps) at {c.at}, largest d, "
                 "median over trials, bootstrap interval"), f"{c.op} {c.value:g}"
+    if isinstance(c, MetricOrderingCheck):
+        a, b = c.metrics
+        return (f"ratio of median {a} to median {b} of {c.method} at {c.at}, largest d, paired bootstrap "
+                "interval over trials"), f"{a} / {b} > {c.factor:g}"
+    if isinstance(c, ReachesFirstCheck):
+        a, b = c.metrics
+        return (f"per trial: first recorded step with value >= {c.level:g} of {a} and of {b} ({c.method}, {c.at}, "
+                "largest d; never: beyond the run), ratio later / first, median over trials, bootstrap interval"), (
+            f"> {c.factor:g}")
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)
