@@ -359,3 +359,55 @@ def test_resources_check_reads_the_base_at_a_quarter_of_the_samples():
     res = ResourcesEveryDCheck(name="r", methods=["base", "big"], scale=1.5, factor=1.25).evaluate(ctx)
     assert res.measured["ratio_d16"] == pytest.approx(1.0, rel=0.01)  # n >= 1067: base at 1600 itself, a tie
     assert res.status == "FAIL", res.detail
+
+
+# ---- two metrics of one learner, and which recorded metric reaches a level first ------------------------
+def _branch_ctx(b0: list[float], b1: list[float]) -> CheckContext:
+    rows = [{"preset": "p", "method": "a", "d": 32, "n": n, "kappa": k, "trial": t, "status": "ok",
+             "overlap_w_b0": v0 if k == 2.0 else 0.4, "overlap_w_b1": v1 if k == 2.0 else 0.4}
+            for n, k in ((32, 1.0), (1024, 2.0)) for t, (v0, v1) in enumerate(zip(b0, b1, strict=True))]
+    return CheckContext(aggregate(rows), {32: REFS}, trial_rows=rows, n_boot=500)
+
+
+def test_metric_ordering_is_paired_per_trial_and_a_tie_fails():
+    check = MetricOrderingCheck(name="m", method="a", metrics=["overlap_w_b0", "overlap_w_b1"], factor=1.25)
+    res = check.evaluate(_branch_ctx([0.8, 0.82, 0.79, 0.81], [0.4, 0.41, 0.39, 0.4]))
+    assert res.status == "PASS" and res.measured["ratio"] == pytest.approx(2.0, rel=0.03), res.detail
+    assert check.evaluate(_branch_ctx([0.4, 0.41, 0.42], [0.4, 0.41, 0.42])).status == "FAIL"
+    # the wrong order (the "hard" branch learned instead) fails too
+    assert check.evaluate(_branch_ctx([0.4, 0.41, 0.39], [0.8, 0.82, 0.79])).status == "FAIL"
+    assert check.evaluate(_branch_ctx([0.8, 0.45, 0.8], [0.4, 0.41, 0.4])).status == "INCONCLUSIVE"
+
+
+def _reach_ctx(paths: dict[str, list[list[float]]]) -> CheckContext:
+    steps = [0, 1, 2, 4, 8, 16, 32, 64]
+    along = [{"method": "a", "d": 32, "n": 1024, "kappa": 2.0, "trial": t, "step": s,
+              "stage": "init" if s == 0 else "train", "metric": m, "value": v}
+             for m, trials in paths.items() for t, vals in enumerate(trials) for s, v in zip(steps, vals, strict=True)]
+    rows = [{"preset": "p", "method": "a", "d": 32, "n": 1024, "kappa": 2.0, "trial": 0, "status": "ok",
+             "test_mse": 0.5}]
+    return CheckContext(aggregate(rows), {32: REFS}, trial_rows=rows, n_boot=300, curves=summarize(along))
+
+
+def test_reaches_first_counts_never_as_beyond_the_run():
+    from depthlab.checks import first_reach
+
+    steps = np.array([0, 1, 2, 4, 8])
+    assert first_reach(steps, np.array([0.7, 0.7, 0.7, 0.7, 0.7]), 0.6) == 1.0  # already there: step 1, not 0
+    assert first_reach(steps, np.array([0.4, 0.5, 0.6, 0.7, 0.7]), 0.6) == 2.0
+    assert first_reach(steps, np.array([0.4, np.nan, 0.5, 0.5, 0.5]), 0.6) == 16.0  # never: 2 x last step
+    check = ReachesFirstCheck(name="r", method="a", metrics=["overlap_w_b0", "overlap_w_b1"], level=0.6)
+    early = [0.4, 0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7]  # reaches 0.6 at step 2
+    late = [0.4, 0.4, 0.4, 0.4, 0.4, 0.5, 0.6, 0.7]  # at step 32
+    flat = [0.4] * 8
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [early] * 3, "overlap_w_b1": [late] * 3})).passed
+    res = check.evaluate(_reach_ctx({"overlap_w_b0": [early] * 3, "overlap_w_b1": [flat] * 3}))
+    assert res.passed and "never" in res.detail, res.detail
+    # the first metric never reaching the level, or both together, is a FAIL; both never: ratio 1, a FAIL
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [flat] * 3, "overlap_w_b1": [late] * 3})).status == "FAIL"
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [late] * 3, "overlap_w_b1": [late] * 3})).status == "FAIL"
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [flat] * 3, "overlap_w_b1": [flat] * 3})).status == "FAIL"
+    mixed = check.evaluate(_reach_ctx({"overlap_w_b0": [early, flat, early], "overlap_w_b1": [flat] * 3}))
+    assert mixed.status == "INCONCLUSIVE", mixed.detail
+    (res,) = run_checks([check], _reach_ctx({"overlap_w_b0": [early] * 3}))  # the later metric was not recorded
+    assert res.status == "FAIL" and "cannot evaluate" in res.detail
