@@ -327,7 +327,7 @@ PRESETS.extend([_dynamics(True), _dynamics(False)])
 #   easy g*_0 = tanh(3 .): odd, first Hermite coefficient E[g(z) z] != 0 (assumption A1), the paper's link;
 #   hard g*_1 = |.|: even, so every odd Hermite coefficient vanishes and E[g(z) z] = 0 (A1 violated, under any
 #   symmetric law of h*), the leading coefficient is the second; |g| <= |h| keeps the branch's variance comparable
-#   to the easy one's (a polynomial such as He_2 would dominate the loss through the heavy tails of h* at
+#   to the easy one's (a polynomial such as He_2/sqrt(2) would dominate the loss through the heavy tails of h* at
 #   d^eps = 5-8: E f*^2 = 1.6 instead of 0.6).
 MIGHT_SIGMA2 = ["tanh:3", "abs"]
 MIGHT_TARGET: dict[str, Any] = {"family": "might", "epsilon": 0.5, "branches": 2, "sigma1": "he2+he3",
