@@ -93,6 +93,7 @@ SMALL_TARGETS: dict[str, dict[str, Any]] = {
 TARGET_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("quadratic", {"d": D, "rank": 4}),  # a proper subspace
     ("multi_index", {"d": 3, "r": 3, "source_head": "transfer"}),  # r = d: no proper subspace
+    ("might", {"d": 16, "branches": 2, "sigma2": ["tanh:3", "abs"]}),  # one link per branch
 ]
 
 

@@ -25,9 +25,11 @@ from depthlab.checks import (
     ExponentBoundCheck,
     ExponentOrderingCheck,
     LeavesTrivialCheck,
+    MetricOrderingCheck,
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ReachesFirstCheck,
     RelationCheck,
     ResourcesEveryDCheck,
     RiseCheck,
@@ -97,6 +99,7 @@ class World:
 
     def context(self, trials: int = 20, seed: int = 0) -> CheckContext:
         p, rng, rows = self.preset, np.random.default_rng(seed), []
+        metrics = (*METRICS, *sorted({m for _, m in self.curves} - set(METRICS)))  # e.g. per-branch overlaps
         for method in p.methods:
             for d in p.ds:
                 for kappa, n in p.grid(d):
@@ -104,7 +107,7 @@ class World:
                         z = float(rng.standard_normal())
                         row = {"preset": p.name, "method": method, "d": d, "n": n, "kappa": kappa, "trial": t,
                                "status": "ok"}
-                        for m in METRICS:
+                        for m in metrics:
                             f = self.curves.get((method, m))
                             row[m] = f(d, n, kappa, z) if f else BASE
                         rows.append(row)
@@ -147,6 +150,11 @@ def _trajectory(check: TrajectoryCheck, right: bool) -> Any:
     if check.statistic == "final":
         return lambda t, z: 0.4 + (s * (1 + NOISE * z) - 0.4) * t
     return lambda t, z: 0.4 + s * (1 + NOISE * z) * t
+
+
+def _reaches(level: float, t_hit: float) -> Any:
+    """A path rising linearly from level / 2 at initialisation through ``level`` at training fraction t_hit."""
+    return lambda t, z: level * (0.5 + 0.5 * t / t_hit) * (1 + NOISE * z)
 
 
 def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
@@ -207,6 +215,14 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
             w.set(check.method, check.y, lambda d, n, k, z: (0.5 - 0.3 * ((k - mid) / half) ** 2) * (1 + NOISE * z))
     elif isinstance(check, TrajectoryCheck):  # counterfactual: the statistic on the other side of its bound
         w.path(check.method, check.metric, _trajectory(check, claim_holds))
+    elif isinstance(check, MetricOrderingCheck):  # counterfactual: the two metrics tie
+        high, low = check.metrics
+        w.flat(check.method, low, 0.1)
+        w.flat(check.method, high, 0.1 * check.factor * 2 if claim_holds else 0.1)
+    elif isinstance(check, ReachesFirstCheck):  # counterfactual: both reach the level at the same time
+        first, later = check.metrics
+        w.path(check.method, first, _reaches(check.level, 0.02 if claim_holds else 0.3))
+        w.path(check.method, later, _reaches(check.level, 0.02 * check.factor * 8 if claim_holds else 0.3))
     elif isinstance(check, PredictionCheck):
         holds, fails = _prediction_slopes(preset, check)
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
@@ -257,7 +273,7 @@ def test_every_check_kind_used_by_a_preset_has_a_counterfactual():
     handled = {"OrderingCheck", "BoundCheck", "RiseCheck", "LeavesTrivialCheck", "ExponentOrderingCheck",
                "ExponentBoundCheck",
                "BoundEveryDCheck", "OrderingEveryDCheck", "ResourcesEveryDCheck", "TrajectoryCheck",
-               "RelationCheck", "PredictionCheck"}
+               "RelationCheck", "PredictionCheck", "MetricOrderingCheck", "ReachesFirstCheck"}
     assert kinds <= handled, kinds - handled
 
 
@@ -385,3 +401,53 @@ def test_spearman_is_the_rank_correlation():
     assert spearman(x, np.exp(x)) == pytest.approx(1.0)  # any increasing function
     assert spearman(x, -(x**3)) == pytest.approx(-1.0)
     assert spearman(np.arange(5.0), np.array([0.0, 2, 4, 3, 1])) == pytest.approx(0.3)  # by hand: 3 / 10
+# ---- two metrics of one learner, and which recorded metric reaches a level first ------------------------
+def _branch_ctx(b0: list[float], b1: list[float]) -> CheckContext:
+    rows = [{"preset": "p", "method": "a", "d": 32, "n": n, "kappa": k, "trial": t, "status": "ok",
+             "overlap_w_b0": v0 if k == 2.0 else 0.4, "overlap_w_b1": v1 if k == 2.0 else 0.4}
+            for n, k in ((32, 1.0), (1024, 2.0)) for t, (v0, v1) in enumerate(zip(b0, b1, strict=True))]
+    return CheckContext(aggregate(rows), {32: REFS}, trial_rows=rows, n_boot=500)
+
+
+def test_metric_ordering_is_paired_per_trial_and_a_tie_fails():
+    check = MetricOrderingCheck(name="m", method="a", metrics=["overlap_w_b0", "overlap_w_b1"], factor=1.25)
+    res = check.evaluate(_branch_ctx([0.8, 0.82, 0.79, 0.81], [0.4, 0.41, 0.39, 0.4]))
+    assert res.status == "PASS" and res.measured["ratio"] == pytest.approx(2.0, rel=0.03), res.detail
+    assert check.evaluate(_branch_ctx([0.4, 0.41, 0.42], [0.4, 0.41, 0.42])).status == "FAIL"
+    # the wrong order (the "hard" branch learned instead) fails too
+    assert check.evaluate(_branch_ctx([0.4, 0.41, 0.39], [0.8, 0.82, 0.79])).status == "FAIL"
+    assert check.evaluate(_branch_ctx([0.8, 0.45, 0.8], [0.4, 0.41, 0.4])).status == "INCONCLUSIVE"
+
+
+def _reach_ctx(paths: dict[str, list[list[float]]]) -> CheckContext:
+    steps = [0, 1, 2, 4, 8, 16, 32, 64]
+    along = [{"method": "a", "d": 32, "n": 1024, "kappa": 2.0, "trial": t, "step": s,
+              "stage": "init" if s == 0 else "train", "metric": m, "value": v}
+             for m, trials in paths.items() for t, vals in enumerate(trials) for s, v in zip(steps, vals, strict=True)]
+    rows = [{"preset": "p", "method": "a", "d": 32, "n": 1024, "kappa": 2.0, "trial": 0, "status": "ok",
+             "test_mse": 0.5}]
+    return CheckContext(aggregate(rows), {32: REFS}, trial_rows=rows, n_boot=300, curves=summarize(along))
+
+
+def test_reaches_first_counts_never_as_beyond_the_run():
+    from depthlab.checks import first_reach
+
+    steps = np.array([0, 1, 2, 4, 8])
+    assert first_reach(steps, np.array([0.7, 0.7, 0.7, 0.7, 0.7]), 0.6) == 1.0  # already there: step 1, not 0
+    assert first_reach(steps, np.array([0.4, 0.5, 0.6, 0.7, 0.7]), 0.6) == 2.0
+    assert first_reach(steps, np.array([0.4, np.nan, 0.5, 0.5, 0.5]), 0.6) == 16.0  # never: 2 x last step
+    check = ReachesFirstCheck(name="r", method="a", metrics=["overlap_w_b0", "overlap_w_b1"], level=0.6)
+    early = [0.4, 0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7]  # reaches 0.6 at step 2
+    late = [0.4, 0.4, 0.4, 0.4, 0.4, 0.5, 0.6, 0.7]  # at step 32
+    flat = [0.4] * 8
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [early] * 3, "overlap_w_b1": [late] * 3})).passed
+    res = check.evaluate(_reach_ctx({"overlap_w_b0": [early] * 3, "overlap_w_b1": [flat] * 3}))
+    assert res.passed and "never" in res.detail, res.detail
+    # the first metric never reaching the level, or both together, is a FAIL; both never: ratio 1, a FAIL
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [flat] * 3, "overlap_w_b1": [late] * 3})).status == "FAIL"
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [late] * 3, "overlap_w_b1": [late] * 3})).status == "FAIL"
+    assert check.evaluate(_reach_ctx({"overlap_w_b0": [flat] * 3, "overlap_w_b1": [flat] * 3})).status == "FAIL"
+    mixed = check.evaluate(_reach_ctx({"overlap_w_b0": [early, flat, early], "overlap_w_b1": [flat] * 3}))
+    assert mixed.status == "INCONCLUSIVE", mixed.detail
+    (res,) = run_checks([check], _reach_ctx({"overlap_w_b0": [early] * 3}))  # the later metric was not recorded
+    assert res.status == "FAIL" and "cannot evaluate" in res.detail

@@ -186,6 +186,42 @@ def test_might_identity_committee_variance(x64):
     assert abs(hc) < 5 / math.sqrt(f.size)
 
 
+
+def test_might_per_branch_links_match_a_direct_computation(x64):
+    """sigma2 = [g_0, g_1, g_2]: f* = (g_0(h_0) + g_1(h_1) + g_2(h_2)) / sqrt(3), each h_m from its own block of W*
+    (the same instance, computed in numpy)."""
+    t = HierarchicalTarget(family="might", d=64, epsilon=0.5, branches=3, sigma2=["tanh:3", "abs", "he2"])
+    assert t.sigma2 == ("tanh:3", "abs", "he2")
+    inst = _draw(t, KEY)
+    b = _sample(t, inst, jax.random.PRNGKey(4), 300)
+    x = np.asarray(b.x)
+    w = np.asarray(inst.w_star, dtype=np.float64)
+    a = np.asarray(inst.signs[0], dtype=np.float64)
+    links = [lambda h: np.tanh(3 * h), np.abs, lambda h: (h**2 - 1) / 2]
+    f = np.zeros(len(x))
+    for m, g in enumerate(links):
+        blk = slice(8 * m, 8 * (m + 1))
+        h_m = _p3(x @ w[blk].T) @ a[blk] / math.sqrt(8)
+        np.testing.assert_allclose(np.asarray(b.h[:, m]), h_m, rtol=1e-10, atol=1e-12)
+        f += g(h_m)
+    np.testing.assert_allclose(np.asarray(b.f), f / math.sqrt(3), rtol=1e-10, atol=1e-12)
+    # one name for every branch is the same target as that name listed r times (and serialises as before)
+    one = HierarchicalTarget(family="might", d=64, epsilon=0.5, branches=2, sigma2="abs")
+    two = HierarchicalTarget(family="might", d=64, epsilon=0.5, branches=2, sigma2=["abs", "abs"])
+    inst2 = _draw(one, KEY)
+    np.testing.assert_array_equal(np.asarray(_sample(one, inst2, KEY, 50).f),
+                                  np.asarray(_sample(two, inst2, KEY, 50).f))
+    assert '"sigma2":"abs"' in one.model_dump_json()
+    assert '"sigma2":["abs","abs"]' in two.model_dump_json()
+    assert len(t.reference_levels(num_samples=2000)) >= 3
+
+
+def test_might_per_branch_links_need_one_per_branch():
+    with pytest.raises(ValidationError, match=r"sigma2 lists 2 links but the target has branches = 3"):
+        HierarchicalTarget(family="might", d=64, branches=3, sigma2=["tanh:3", "abs"])
+    with pytest.raises(ValidationError, match="unknown activation 'cube'"):
+        HierarchicalTarget(family="might", d=64, branches=2, sigma2=["tanh:3", "cube"])
+
 def test_deep_linear_tree_is_gaussian_closed_form(x64):
     """With sigma1 = He_1 every level stays exactly N(0,1): f = tanh(3 v.x) with ||v|| = 1."""
     t = HierarchicalTarget(family="deep", d=64, epsilon=(0.75, 0.5), sigma1="he1", sigma2="tanh:3")

@@ -691,6 +691,101 @@ class TrajectoryCheck(_Check):
                                                        "init": float(c.median[0]), "final": float(c.median[-1])})
 
 
+class MetricOrderingCheck(_Check):
+    """Two metrics of ONE learner at one end of the kappa grid (largest d): median(metrics[0]) /
+    median(metrics[1]) > ``factor``, e.g. the easy branch's overlap above the hard branch's (``overlap_w_b0``
+    vs ``overlap_w_b1`` of a MIGHT target). The two metrics come from the same trials, so the bootstrap is
+    paired: trials are resampled together and the ratio of the two medians is taken on each resample; the
+    verdict is that interval against ``factor`` (``side``). Two metrics that tie FAIL."""
+
+    kind: Literal["metric_ordering"] = Field(default="metric_ordering", description="check kind (discriminator)")
+    method: str = Field(description="the learner whose two metrics are compared")
+    metrics: list[MetricName] = Field(min_length=2, max_length=2, description="[high, low]: the claim is "
+                                      "median(high) / median(low) > factor")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    factor: float = Field(ADVANTAGE, ge=1.0, description="the least ratio of the medians called an ordering "
+                          "(default 1.25); with 1 a tie could never fail")
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        hi_m, lo_m = self.metrics
+        row = ctx._row(self.method, self.at, None)
+        pairs = [
+            (float(r[hi_m]), float(r[lo_m])) for r in ctx.trial_rows
+            if r["method"] == self.method and int(r["d"]) == row.d and int(r["n"]) == row.n
+            and r.get("status") == "ok" and r.get(hi_m) is not None and r.get(lo_m) is not None
+        ]
+        a, b = (np.asarray(v, dtype=float) for v in zip(*pairs, strict=True)) if pairs else (
+            np.asarray([row.stat(hi_m)]), np.asarray([row.stat(lo_m)]))
+        tiny = 1e-12
+        point = float((np.median(a) + tiny) / (np.median(b) + tiny))
+        if len(a) < 2 or np.isnan(a).any() or np.isnan(b).any():
+            lo = hi = point
+        else:
+            rng = np.random.default_rng([ctx.seed, 3])
+            idx = rng.integers(0, len(a), size=(ctx.n_boot, len(a)))
+            boot = (np.median(a[idx], axis=1) + tiny) / (np.median(b[idx], axis=1) + tiny)
+            lo, hi = ctx._bounds(boot)
+        st = side(lo, hi, ">", self.factor)
+        status, detail = _verdict([st], (
+            f"{self.method}: median {hi_m} {_fmt(float(np.median(a)))} / median {lo_m} {_fmt(float(np.median(b)))}"
+            f" = {_fmt(point)} [{_fmt(lo)}, {_fmt(hi)}] over {len(a)} trials (paired bootstrap) at "
+            f"kappa={row.kappa:.3g}, d={row.d}; need > {self.factor:g}"
+        ))
+        return CheckResult(self.name, status, detail, {hi_m: float(np.median(a)), lo_m: float(np.median(b)),
+                                                       "ratio": point, "lo": lo, "hi": hi})
+
+
+def first_reach(steps: np.ndarray, values: np.ndarray, level: float) -> float:
+    """The first recorded step whose value is >= ``level`` (at least 1: the initialisation counts as step 1);
+    never reached (or only NaN): 2 x the last recorded step, i.e. beyond the run (censored)."""
+    hit = np.flatnonzero(np.nan_to_num(values, nan=-np.inf) >= level)
+    return float(max(int(steps[hit[0]]), 1)) if len(hit) else float(2 * max(int(steps[-1]), 1))
+
+
+class ReachesFirstCheck(_Check):
+    """Along training (``Preset.record``): ``metrics[0]`` of ``method`` reaches ``level`` earlier than
+    ``metrics[1]`` (e.g. the easy branch's overlap before the hard one's), at one end of the kappa grid
+    (largest d). Per trial t_m = the first recorded step with value >= level (never reached: 2 x the last step,
+    beyond the run; ``first_reach``); the statistic is the paired ratio t_1 / t_0 (how many times longer the
+    second metric takes), its median over trials with a bootstrap interval against ``factor`` (``side``).
+    The first metric never reaching the level gives a ratio <= 1: a FAIL, as do two metrics reaching it
+    together. A sweep that recorded nothing cannot be judged (FAIL with the reason)."""
+
+    kind: Literal["reaches_first"] = Field(default="reaches_first", description="check kind (discriminator)")
+    method: str = Field(description="the learner whose recorded trajectories are compared")
+    metrics: list[MetricName] = Field(min_length=2, max_length=2, description="[first, later]: first reaches "
+                                      "level at least factor times earlier (in training steps) than later")
+    level: float = Field(description="the level a metric must reach (value >= level at a recorded step)")
+    at: Where = Field(default="kappa_max", description="end of the kappa grid read: kappa_max or kappa_min")
+    factor: float = Field(default=2.0, gt=1.0, description="least ratio t_later / t_first of the steps at which "
+                          "the level is first reached (2: one doubling of training time; > 1, or a tie passes)")
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        c0 = ctx.curve(self.method, self.metrics[0], self.at)
+        c1 = ctx.curve(self.method, self.metrics[1], self.at)
+        if c0.per_trial.shape != c1.per_trial.shape or not np.array_equal(c0.steps, c1.steps):
+            raise LookupError(f"{self.metrics[0]} and {self.metrics[1]} were recorded at different steps")
+        t0 = np.array([first_reach(c0.steps, v, self.level) for v in c0.per_trial])
+        t1 = np.array([first_reach(c1.steps, v, self.level) for v in c1.per_trial])
+        ratio = t1 / t0
+        med, lo, hi = ctx.interval(ratio)
+        beyond = 2 * max(int(c0.steps[-1]), 1)
+
+        def show(t: np.ndarray) -> str:
+            return ", ".join("never" if x >= beyond else str(int(x)) for x in t)
+
+        status, detail = _verdict(
+            [side(lo, hi, ">", self.factor)],
+            f"{self.method}: first step with value >= {self.level:g}: {self.metrics[0]} [{show(t0)}], "
+            f"{self.metrics[1]} [{show(t1)}] (never: counted as {beyond}, beyond the last step "
+            f"{int(c0.steps[-1])}); ratio later/first median {_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}] over "
+            f"{len(ratio)} trials at kappa={c0.kappa:.3g}, d={c0.d}; need > {self.factor:g}",
+        )
+        return CheckResult(self.name, status, detail, {"ratio": med, "lo": lo, "hi": hi,
+                                                       "t_first": float(np.median(t0)),
+                                                       "t_later": float(np.median(t1))})
+
+
 class PredictionCheck(_Check):
     """The measured exponent of ``method`` against the preset's prediction for it (``theory.compare``): the
     slope of log n* vs log d over >= 3 d, its bootstrap interval against the prediction's band (tolerance
@@ -731,6 +826,8 @@ CheckConfig = Annotated[
     | ResourcesEveryDCheck
     | TrajectoryCheck
     | RelationCheck
+    | MetricOrderingCheck
+    | ReachesFirstCheck
     | PredictionCheck,
     Field(discriminator="kind"),
 ]

@@ -14,9 +14,11 @@ from depthlab.checks import (
     ExponentBoundCheck,
     ExponentOrderingCheck,
     LeavesTrivialCheck,
+    MetricOrderingCheck,
     OrderingCheck,
     OrderingEveryDCheck,
     PredictionCheck,
+    ReachesFirstCheck,
     RelationCheck,
     ResourcesEveryDCheck,
     RiseCheck,
@@ -36,6 +38,8 @@ COUNTERFACTUAL = {
     "TrajectoryCheck": "a recorded path whose statistic (change, excursion, final) lies on the other side",
     "RelationCheck": "the two metrics unrelated across the cells (rank correlation ~0)",
     "PredictionCheck": "a slope 0.6 outside the band (one d: INFO whatever the data)",
+    "MetricOrderingCheck": "the two metrics tie (ratio 1)",
+    "ReachesFirstCheck": "both recorded metrics reach the level at the same training step",
 }
 
 
@@ -77,6 +81,15 @@ def _measured(c: Any, preset: Any) -> tuple[str, str]:
         y = f"{c.y} / E f*^2" if c.relative_to_trivial else c.y
         return (f"Spearman rank correlation of the cell medians of {c.x} and {y} of {c.method} over every d and n, "
                 "bootstrap interval (trials resampled per cell)"), f"rho {c.op} {c.value:g}"
+    if isinstance(c, MetricOrderingCheck):
+        a, b = c.metrics
+        return (f"ratio of median {a} to median {b} of {c.method} at {c.at}, largest d, paired bootstrap "
+                "interval over trials"), f"{a} / {b} > {c.factor:g}"
+    if isinstance(c, ReachesFirstCheck):
+        a, b = c.metrics
+        return (f"per trial: first recorded step with value >= {c.level:g} of {a} and of {b} ({c.method}, {c.at}, "
+                "largest d; never: beyond the run), ratio later / first, median over trials, bootstrap interval"), (
+            f"> {c.factor:g}")
     if isinstance(c, PredictionCheck):
         p = preset.predictions[c.method]
         th = preset.threshold_for(c.method)

@@ -11,6 +11,13 @@ where B_m is the m-th block of b_l = D_{l-1}/D_l consecutive units, P = sigma1 (
 level l = L may use another polynomial P' = sigma_top, deep only),
 g* = sigma2 (e.g. tanh(3 .)), a* Rademacher (numerics) or all ones (theory).
 
+Per-branch links: ``sigma2`` may also be a list of r names, one link g*_m per top-level unit,
+
+    f*(x) = (1/sqrt(r)) sum_{m=1}^{r} g*_m(h_{L, m}),
+
+(the paper's MIGHT f* = g*(h*_1, ..., h*_r) restricted to a committee of per-branch links; Fig. 10 contrasts an
+"easy" branch with a "hard" one). A single name is the same link in every branch (and serialises as before).
+
 * ``sight``: D = (int(d^eps), 1), i.e. f* = g*( a*^T P(W* x) / sqrt(d^eps) ).
 * ``might``: D = (r int(d^eps), r): r branches, each with its own d^eps-dim block of W*, committee readout
   (the public code's "k branches": y = (1/sqrt r) sum_m sigma2(h_m)).
@@ -67,7 +74,9 @@ class HierarchicalTarget(TargetSpec):
     sigma_top: str | None = Field(default=None, description="deep only: P' of the top level h_L (degree k'), "
                                   "e.g. of another degree than P_k so that the jumps k eps_1 + eps_2 and k' eps_2 "
                                   "separate; None: sigma1 at every level")
-    sigma2: str = Field(default="tanh:3", description="g*: tanh(3 h), as in every experiment of the paper")
+    sigma2: str | tuple[str, ...] = Field(
+        default="tanh:3", description="g*: tanh(3 h), as in every experiment of the paper; or a list of r names, "
+        "one link per top-level unit: f* = (1/sqrt(r)) sum_m g*_m(h_(L,m))")
     a_star: Literal["rademacher", "ones"] = Field(
         default="rademacher", description="a*: Rademacher signs (numerics: paper F.2, public code) or all ones "
         "(theory)")
@@ -75,9 +84,9 @@ class HierarchicalTarget(TargetSpec):
 
     @field_validator("sigma1", "sigma2", "sigma_top")
     @classmethod
-    def _known_activation(cls, v: str | None) -> str | None:
-        if v is not None:
-            get_activation(v)
+    def _known_activation(cls, v: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        for name in [] if v is None else [v] if isinstance(v, str) else v:
+            get_activation(name)
         return v
 
     @model_validator(mode="after")
@@ -93,6 +102,11 @@ class HierarchicalTarget(TargetSpec):
             raise ValueError("sigma_top (the top level's polynomial) needs family 'deep' with >= 2 epsilon values")
         if self.family == "sight" and self.branches != 1:
             raise ValueError("family 'sight' has branches = 1; use family 'might' for several branches")
+        if isinstance(self.sigma2, tuple) and len(self.sigma2) != self.branches:
+            raise ValueError(
+                f"sigma2 lists {len(self.sigma2)} links but the target has branches = {self.branches}: give one "
+                "link per branch (or a single name for all)"
+            )
         sizes = self.level_sizes
         if min(self.block_sizes) < 1:
             raise ValueError(f"d={self.d} too small for epsilon={eps}: a level would have an empty block")
@@ -147,8 +161,18 @@ class HierarchicalTarget(TargetSpec):
         return get_activation(self.sigma_top or self.sigma1)
 
     @property
-    def g_act(self) -> Activation:
-        return get_activation(self.sigma2)
+    def g_acts(self) -> tuple[Activation, ...]:
+        """g*_m for m = 1..r (the same link r times when ``sigma2`` is one name)."""
+        names = [self.sigma2] * self.branches if isinstance(self.sigma2, str) else self.sigma2
+        return tuple(get_activation(n) for n in names)
+
+    def link(self, top: Array) -> Array:
+        """f* from the top level (n, r): (1/sqrt(r)) sum_m g*_m(top[:, m])."""
+        if isinstance(self.sigma2, str):
+            g = get_activation(self.sigma2)(top)
+        else:
+            g = jnp.stack([a(top[:, m]) for m, a in enumerate(self.g_acts)], axis=-1)
+        return g.sum(-1) / math.sqrt(self.branches)
 
     # ---- sampling --------------------------------------------------------------------------------
     def draw(self, key: Array) -> HierInstance:
@@ -179,7 +203,7 @@ class HierarchicalTarget(TargetSpec):
         kx, kn = jax.random.split(key)
         x = jax.random.normal(kx, (n, self.d), dtype=inst.w_star.dtype)
         hs = self.levels(inst, x)
-        f = self.g_act(hs[-1]).sum(-1) / math.sqrt(self.branches)
+        f = self.link(hs[-1])
         y = f + self.noise * jax.random.normal(kn, f.shape, dtype=f.dtype) if self.noise > 0 else f
         return Batch(x=x, y=y, f=f, z=hs[0], h=hs[1])
 
