@@ -208,8 +208,9 @@ def test_prediction_check_passes_and_fails_on_planted_exponents():
 def test_every_paper_preset_declares_predictions_and_threshold():
     for p in all_presets():
         # claims that are error levels at every d (Safran & Lee), against width at fixed n, or along training at
-        # two kappa (the dynamics presets: no grid to place an n* on), not exponents
-        if p.paper == "safran_lee2022" or p.name.startswith(("damian2022-width", "dandi2025-dynamics")):
+        # two or three kappa (the dynamics and MIGHT presets: no grid to place an n* on), not exponents
+        time_or_width = ("damian2022-width", "dandi2025-dynamics", "dandi2025-might")
+        if p.paper == "safran_lee2022" or p.name.startswith(time_or_width):
             assert not p.predictions
             continue
         assert p.predictions, p.name
