@@ -19,6 +19,8 @@ Tables (schema version 6)
                   (``Preset.record``): the training step, its stage (init, layer1, layer2, joint), the metric
                   and its value; written in the cell's transaction, with its trial row, kept like it (the first
                   result wins). O(recorded steps x metrics) numbers per trial, never the weights
+  claims          one row per cell a running process has claimed (owner host:pid, lease expiry): concurrent
+                  runs on one store divide the cells instead of computing each twice (``claim``)
 
 Provenance is normalised: every trial row points to the run row that produced it; a failed cell has a run
 row (status failed, message) and no trial rows, and is run again on the next invocation.
@@ -42,7 +44,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,9 +58,30 @@ from depthlab import __version__
 from depthlab.provenance import environment, now
 from depthlab.store_faults import describe_holders, fault
 
+
+def claim_owner() -> str:
+    """This process as the owner of claims: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether a claim's owner may still run: False only for a process of this host that no longer exists (a
+    process on another host is presumed alive until its lease expires)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
 # 2: trials.feature_corr; 3: schema_version table, provenance columns in runs; 4: trials.class_error;
 SCHEMA_VERSION = 6  # 5: metrics in long format (trial_metrics), the method name per sweep (sweep_cells.method)
-# 6: trajectories (metrics recorded along training)
+# 6: trajectories (metrics recorded along training), claims (cells being computed, with a lease)
 DEFAULT_STORE = "depthlab.sqlite"
 
 # Provenance columns of ``runs`` (name -> SQL type); anything else goes to provenance_json.
@@ -127,6 +152,7 @@ CREATE INDEX runs_cell ON runs(cell_key);
 {_TRIALS}
 {_TRIAL_METRICS}
 {_TRAJECTORIES}
+{_CLAIMS}
 """
 
 
@@ -203,6 +229,12 @@ _TRAJECTORIES = """CREATE TABLE trajectories (
     FOREIGN KEY (cell_key, trial) REFERENCES trials(cell_key, trial) ON DELETE CASCADE
 ) WITHOUT ROWID;"""
 
+_CLAIMS = """CREATE TABLE claims (
+    cell_key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);"""
+
 
 # version -> step upgrading a store of version - 1; every step is idempotent and runs in one transaction.
 def _to_v4(con: sqlite3.Connection) -> None:
@@ -235,9 +267,12 @@ def _to_v5(con: sqlite3.Connection) -> None:
 
 
 def _to_v6(con: sqlite3.Connection) -> None:
-    """The trajectories table (metrics recorded along training); no stored row changes."""
-    if "trajectories" not in {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+    """The trajectories table (metrics recorded along training) and the claims table; no stored row changes."""
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "trajectories" not in tables:
         con.execute(_TRAJECTORIES)
+    if "claims" not in tables:
+        con.execute(_CLAIMS)
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5,
@@ -570,6 +605,25 @@ class Store:
         except sqlite3.OperationalError:
             pass
         return run_id
+
+    # ---- claims: concurrent runs divide the cells ------------------------------------------------
+    def claim(self, cell_key: str, owner: str, lease_s: float) -> str | None:
+        """Claim a cell for ``owner`` (``claim_owner()``: host:pid) for ``lease_s`` seconds; None if it is now
+        ours, else the owner holding it. A claim is free when it is ours, its lease has expired, or its owner
+        was a process on this host that no longer runs (killed: its claims do not outlive it)."""
+        t = time.time()
+        with self._transaction() as con:
+            row = con.execute("SELECT owner, expires FROM claims WHERE cell_key=?", (cell_key,)).fetchone()
+            if row is not None and row[0] != owner and row[1] > t and owner_alive(str(row[0])):
+                return str(row[0])
+            con.execute("INSERT OR REPLACE INTO claims(cell_key, owner, expires) VALUES (?,?,?)",
+                        (cell_key, owner, t + lease_s))
+        return None
+
+    def release(self, cell_key: str, owner: str) -> None:
+        """Drop ``owner``'s claim on a cell (after its result is stored, or when it gives the cell up)."""
+        with self._transaction() as con:
+            con.execute("DELETE FROM claims WHERE cell_key=? AND owner=?", (cell_key, owner))
 
     # ---- reading ---------------------------------------------------------------------------------
     def done_trials(self, cell_key: str) -> set[int]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab.presets.base import Preset
-from depthlab.store import Store
+from depthlab.store import Store, claim_owner
 from depthlab.store_faults import StoreWriteError, describe_holders, fault, lock_wait, write_failure
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
 from depthlab.sweep.grid import Cell, expand, memory_budget
@@ -47,6 +47,11 @@ from depthlab.sweep.runner import (
 # Per-cell fixed cost (compilation, data generation) in FLOP-equivalents, for progress ETAs and projections.
 CELL_OVERHEAD_FLOPS = 4e11
 PROJECTED_GFLOPS = 150.0  # sustained training throughput on 2 CPU cores (see benchmarks)
+# Concurrent runs on one store (``run_local``): a cell is claimed before it is computed; another run skips it
+# and, at its end, waits for it (polling) or takes it over once the claim lapses: the owner died (same host)
+# or the lease (renewed by nothing: one cell must finish within it) ran out.
+CLAIM_LEASE_S = float(os.environ.get("DEPTHLAB_CLAIM_LEASE", 6 * 3600))
+CLAIM_POLL_S = 2.0
 
 
 @dataclass
@@ -288,9 +293,26 @@ def run_local(
     A finished cell's programs are released, so a long sweep holds at most ``window`` cells' programs.
 
     With ``fail_fast`` the first failed cell ends the sweep; returns the tasks not run (empty unless it
-    stopped early)."""
+    stopped early). Cells another run on the same store has claimed (``Store.claim``) are left to it: at the end
+    this run waits until they are stored, or computes them itself once that run's claim lapses (it died, or
+    ``$DEPTHLAB_CLAIM_LEASE`` seconds passed, default 6 h), so two runs divide a sweep and no cell is computed
+    twice."""
     enable_compilation_cache()
     tasks = sorted(p.tasks, key=lambda t: -t.cost)
+    owner = claim_owner()
+    deferred: list[Task] = []
+
+    def compute(task: Task) -> CellResult:
+        try:
+            res = run_cell(task.cell, task.trials)
+            release(task.cell)
+            record_cell(store, p, task, res, "local")
+        finally:
+            store.release(task.cell.key, owner)
+        if on_done:
+            on_done(task, res)
+        return res
+
     try:
         for task in tasks[:window]:
             prefetch(task.cell)
@@ -298,13 +320,39 @@ def run_local(
             if i + window < len(tasks):
                 ahead = tasks[i + window]
                 prefetch(ahead.cell)
-            res = run_cell(task.cell, task.trials)
-            release(task.cell)
-            record_cell(store, p, task, res, "local")
-            if on_done:
-                on_done(task, res)
+            if store.claim(task.cell.key, owner, CLAIM_LEASE_S) is not None:  # another run computes it
+                release(task.cell)
+                deferred.append(task)
+                continue
+            missing = sorted(set(task.trials) - store.done_trials(task.cell.key))  # another run may have stored it
+            if not missing:
+                store.release(task.cell.key, owner)
+                release(task.cell)
+                continue
+            res = compute(Task(task.cell, missing) if missing != sorted(task.trials) else task)
             if fail_fast and res.status == "failed":
                 return tasks[i + 1 :]
+        said = False
+        while deferred:  # the cells another run claimed: stored by it, or ours once its claim lapses
+            waiting = []
+            for task in deferred:
+                missing = sorted(set(task.trials) - store.done_trials(task.cell.key))
+                if not missing:
+                    continue
+                holder = store.claim(task.cell.key, owner, CLAIM_LEASE_S)
+                if holder is not None:
+                    waiting.append((task, holder))
+                    continue
+                res = compute(Task(task.cell, missing))
+                if fail_fast and res.status == "failed":
+                    return [t for t in deferred if t is not task]
+            if waiting and not said:
+                sys.stderr.write(f"waiting for {len(waiting)} cells another run is computing "
+                                 f"({', '.join(sorted({h for _, h in waiting}))})\n")
+                said = True
+            deferred = [t for t, _ in waiting]
+            if deferred:
+                time.sleep(CLAIM_POLL_S)
     finally:  # stopped early (fail_fast, an interrupt): do not compile the cells that will not run
         cancel_prefetch()
     return []
