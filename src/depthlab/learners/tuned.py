@@ -27,12 +27,14 @@ from pydantic import Field, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.kernel_ridge import KernelRidge
+from depthlab.learners.one_step import OneStep
 from depthlab.learners.three_layer import JointThreeLayer, LayerwiseThreeLayer
 from depthlab.learners.two_layer import TwoLayer
 
 _VALIDATION_SALT = 0x7A11D  # the validation draw's key: fold_in(learner key, salt), apart from every other draw
 
-TunableConfig = Annotated[LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge, Field(discriminator="kind")]
+TunableConfig = Annotated[LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | OneStep,
+                          Field(discriminator="kind")]
 
 
 class TunedParams(NamedTuple):
@@ -49,7 +51,7 @@ class Tuned(LearnerSpec):
 
     kind: Literal["tuned"] = Field(default="tuned", description="learner kind (discriminator)")
     base: TunableConfig = Field(description="the learner whose hyperparameter is tuned (layerwise, joint, "
-                                "two_layer or kernel), with all its other settings")
+                                "two_layer, kernel or one_step), with all its other settings")
     param: str = Field(description="the float field of base chosen on the validation set (e.g. ridge, reg2, reg)")
     values: list[float] = Field(min_length=2, max_length=8, description="the grid of values tried (2-8)")
     n_val: PositiveInt = Field(default=1000, description="fresh validation samples per trial (paper: 1000)")
@@ -60,8 +62,8 @@ class Tuned(LearnerSpec):
         if self.param not in fields or self.param in ("kind", "max_n"):
             raise ValueError(f"param {self.param!r} is not a hyperparameter of {self.base.kind}; have "
                              f"{', '.join(sorted(set(fields) - {'kind', 'max_n'}))}")
-        current = getattr(self.base, self.param)
-        if isinstance(current, bool) or not isinstance(current, float):
+        current = getattr(self.base, self.param)  # a float, or None where the base computes a default (eta1)
+        if isinstance(current, bool) or not (current is None or isinstance(current, float)):
             raise ValueError(f"param {self.param!r} of {self.base.kind} is not a float hyperparameter (a width or a "
                              "setting that changes shapes cannot be tuned)")
         for v in self.values:  # every value must be valid for base (e.g. a positive ridge)
