@@ -600,20 +600,21 @@ def debug(
         raise typer.Exit(1)
 
 
+def _selected_sweeps(st: Store, preset: str | None, all_sweeps: bool) -> list[tuple[str, int, int]]:
+    """(preset name, sweep id, trials) of every stored sweep of ``preset`` (of any preset when None) with
+    ``--all``, else of the latest sweep of ``preset``."""
+    if all_sweeps:
+        return [(str(s["preset"]), int(s["sweep_id"]), int(s["trials"])) for s in st.sweeps()
+                if preset in (None, s["preset"])]
+    p, sweep_id, trials = _stored_preset(st, preset)
+    return [(p.name, sweep_id, trials)]
+
+
 def _rows_and_aggregate(
     st: Store, preset: str | None, all_sweeps: bool
 ) -> tuple[list[dict], list[AggregateRow]]:
-    sweeps = st.sweeps() if all_sweeps else []
-    if all_sweeps:
-        rows = [
-            r
-            for s in sweeps
-            if preset in (None, s["preset"])
-            for r in st.trial_rows(s["sweep_id"], s["trials"])
-        ]
-    else:
-        _, sweep_id, trials = _stored_preset(st, preset)
-        rows = st.trial_rows(sweep_id, trials)
+    rows = [r for _, sweep_id, trials in _selected_sweeps(st, preset, all_sweeps)
+            for r in st.trial_rows(sweep_id, trials)]
     return rows, aggregate(rows)
 
 
@@ -622,14 +623,10 @@ def _print_failed(store: Path | None, preset: str | None, all_sweeps: bool, fmt:
     if fmt is Fmt.parquet:
         raise _fail("--failed is written as table (text), csv or json")
     with _store(store, readonly=True) as st:
-        if all_sweeps:
-            sweeps = [(str(s["preset"]), int(s["sweep_id"])) for s in st.sweeps() if preset in (None, s["preset"])]
-        else:
-            p, sweep_id, _ = _stored_preset(st, preset)
-            sweeps = [(p.name, sweep_id)]
+        sweeps = _selected_sweeps(st, preset, all_sweeps)
         found = {
             (name, r["method"], r["d"], r["n"], r["message"] or ""): None
-            for name, sweep_id in sweeps
+            for name, sweep_id, _ in sweeps
             for r in st.failed_runs(sweep_id)
         }
     table = [{"preset": name, "method": m, "d": d, "n": n, "summary": summary_line(msg), "message": msg}
@@ -728,13 +725,7 @@ def _print_trajectories(store: Path | None, preset: str | None, all_sweeps: bool
     from depthlab.trajectories import COLUMNS, summarize, table
 
     with _store(store, readonly=True) as st:
-        if all_sweeps:
-            sweeps = [(str(s["preset"]), int(s["sweep_id"]), int(s["trials"])) for s in st.sweeps()
-                      if preset in (None, s["preset"])]
-        else:
-            p, sweep_id, trials = _stored_preset(st, preset)
-            sweeps = [(p.name, sweep_id, trials)]
-        rows = [{"preset": name, **r} for name, sweep_id, trials in sweeps
+        rows = [{"preset": name, **r} for name, sweep_id, trials in _selected_sweeps(st, preset, all_sweeps)
                 for r in st.trajectory_rows(sweep_id, trials)]
     if not rows:
         raise _fail("no trajectories stored for this sweep: run it with --set record.steps=40 (or a preset that "

@@ -329,7 +329,7 @@ def run_local(
                 store.release(task.cell.key, owner)
                 release(task.cell)
                 continue
-            res = compute(Task(task.cell, missing) if missing != sorted(task.trials) else task)
+            res = compute(Task(task.cell, missing))
             if fail_fast and res.status == "failed":
                 return tasks[i + 1 :]
         said = False
