@@ -52,7 +52,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -134,7 +134,10 @@ class Metric:
     value ``name`` is their mean and, where B > 1, ``name_b{m}`` keeps each. A metric with ``parts`` returns one
     value per part, stored as ``name_{part}`` (``name`` itself is not stored: the parts are not summands of a
     mean, e.g. errors within bands of unequal mass). ``panel``: drawn in its own panel
-    of the figures and the report when measured; ``table``: a column of the report's results table."""
+    of the figures and the report when measured; ``table``: a column of the report's results table.
+    ``reads_train``: computed from the training batch (its shape depends on n), so it is evaluated in the
+    cell's training program; the others read only the fitted parameters, the instance and the test set and run
+    in an evaluation program that every n of a learner shares (``runner.eval_function``)."""
 
     name: str
     label: str
@@ -143,6 +146,7 @@ class Metric:
     panel: bool = False
     table: bool = True
     parts: tuple[str, ...] = ()
+    reads_train: bool = False
 
 
 def _class_error(t: Trial) -> Array | None:
@@ -195,7 +199,8 @@ def _feature_corr(t: Trial) -> Array | None:
 
 _DEFINITIONS = [
     Metric("test_mse", "test MSE", lambda t: mse(t.predict_test(), t.test.f)),
-    Metric("train_mse", "train MSE", lambda t: mse(t.learner.predict(t.params, t.train.x), t.train.y)),
+    Metric("train_mse", "train MSE", lambda t: mse(t.learner.predict(t.params, t.train.x), t.train.y),
+           reads_train=True),
     Metric("trivial_mse", "E f*^2 (error of predicting 0)", lambda t: jnp.mean(t.test.f * t.test.f),
            table=False),
     Metric("overlap_w", "$M_W$: RMS cosine of first-layer rows with span($W^*$)", _overlap_w,
@@ -253,13 +258,23 @@ def evaluate_along(
     return {k: v for k, v in evaluate(target, inst, learner, params, train, test).items() if k not in skip}
 
 
+MetricPart = Literal["all", "train", "test"]
+
+
 def evaluate(
-    target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
+    target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch | None, test: Batch,
+    part: MetricPart = "all",
 ) -> dict[str, Array]:
-    """Every registered metric of one trial that the learner and target support (keys: ``REGISTRY``)."""
-    trial = Trial(target, inst, learner, params, train, test)
+    """Every registered metric of one trial that the learner and target support (keys: ``REGISTRY``);
+    ``part="train"``: only those that read the training batch (``Metric.reads_train``), ``"test"``: only the
+    others (then ``train`` may be None). "train" and "test" together are "all"."""
+    if train is None and part != "test":
+        raise ValueError(f"evaluate(part={part!r}) reads the training batch: pass it")
+    trial = Trial(target, inst, learner, params, train, test)  # type: ignore[arg-type]
     out: dict[str, Array] = {}
     for m in REGISTRY.values():
+        if part != "all" and m.reads_train != (part == "train"):
+            continue
         value = m.compute(trial)
         if value is None:
             continue
