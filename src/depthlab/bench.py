@@ -18,7 +18,13 @@ Sections:
 6. float32 vs float64 on quick's largest layer-wise cell: speed ratio and test-error difference;
 7. recording along training (``record.steps = 40``) on quick's largest cells of every learner that records:
    run time with and without recording (the same cell, compiled programs, best of three alternated runs), their
-   ratio, and the numbers stored per trial.
+   ratio, and the numbers stored per trial;
+8. section ``public_code`` (by name only, not in ``all``): the public research code of Dandi et al. 2025 and
+   ``depthlab run dandi2025-example`` on one reduced configuration, each as whole fresh processes, alternated
+   (public, depthlab with an empty compilation cache, depthlab warm): wall times, their ratios and the median
+   test errors of both per method and n. Runs only where the public code is installed: ``$DEPTHLAB_PUBLIC_CODE``
+   (a checkout of IdePHICS/ComputationalDepth) and ``$DEPTHLAB_PUBLIC_PYTHON`` (an interpreter with its
+   dependencies: torch, numpy, pyyaml, matplotlib); it is never copied into this repository.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -122,13 +129,15 @@ def quick_presets() -> list[str]:
     return [name for name in preset_names() if name == "quick" or name.endswith("-quick")]
 
 
-def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    """``depthlab run PRESET`` in a fresh process with the compilation cache ``cache``: wall time, the runs
-    table's compiled numerics and compile wait, and the compile seconds recorded per program (``runner``'s
-    ``compile_seconds`` in each run's provenance: compilation hidden behind running cells included)."""
+def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] | None = None,
+               overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``depthlab run PRESET [--set KEY=VALUE ...]`` in a fresh process with the compilation cache ``cache``: wall
+    time, the runs table's compiled numerics and compile wait, and the compile seconds recorded per program
+    (``runner``'s ``compile_seconds`` in each run's provenance: compilation hidden behind running cells included)."""
     env = {**os.environ, "DEPTHLAB_JAX_CACHE": str(cache), **(extra_env or {})}
+    sets = [a for o in overrides for a in ("--set", o)]
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "depthlab.cli", "run", preset, "--store", str(store)], env=env,
+    subprocess.run([sys.executable, "-m", "depthlab.cli", "run", preset, "--store", str(store), *sets], env=env,
                    check=True, capture_output=True)
     wall = time.perf_counter() - t0
     import sqlite3
@@ -180,6 +189,230 @@ def end_to_end_section() -> dict[str, dict[str, Any]]:
 def cold_start_section() -> dict[str, dict[str, Any]]:
     """Cold and warm wall time of every quick preset (section ``cold_start``; tens of minutes on 2 cores)."""
     return {name: cold_warm(name) for name in quick_presets()}
+
+
+# ---- section public_code: the public research code of Dandi et al. 2025 side by side -------------------------
+PUBLIC_PRESET = "dandi2025-example"
+PUBLIC_OVERRIDES = ("d=32", "kappa_min=0.2", "kappa_max=2.0", "num_kappa=6", "trials=2")
+PUBLIC_SKIPPED = "skipped: public code not installed (set DEPTHLAB_PUBLIC_CODE and DEPTHLAB_PUBLIC_PYTHON)"
+PUBLIC_RUN_NAME = "bench"  # the public script asks for an output name on stdin unless $SLURM_JOB_ID gives one
+# the public code's printed labels -> depthlab's method names ("Random Features" is its quadratic kernel ridge)
+PUBLIC_LABELS = {"Layerwise": "layerwise", "Joint": "joint", "2layer": "two_layer", "Random Features": "kernel"}
+# order of ``errors_resultss[d]`` in its 3layer_results.pt
+PUBLIC_PT_ORDER = ("layerwise", "kernel", "two_layer", "joint")
+_PUBLIC_LINE = re.compile(
+    r"FOR n=(?P<n>\d+) and d=(?P<d>\d+).*?AFTER AVERAGING: Layerwise = (?P<Layerwise>[^,\s]+), "
+    r"2layer = (?P<l2>[^,\s]+), Joint = (?P<Joint>[^,\s]+), Random Features = (?P<rf>[^,\s]+)")
+_PUBLIC_PT_CHILD = """
+import json, sys, torch
+r = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
+print(json.dumps([[float(v) for v in m] for m in r["errors_resultss"][0]]))
+"""
+PUBLIC_NOTES = (
+    "the public code prints and saves only the median over trials per n (3 decimals printed; full precision "
+    "from its 3layer_results.pt when that loads), so depthlab's column is the median of its trials' test_mse too",
+    "the public code draws a fresh target, test set (1000), validation set (1000) and training set per (n, trial) "
+    "from one torch/numpy stream seeded 1926 ^ d; depthlab nests the data (one target, test set and sample stream "
+    "per (d, trial), the cell at n using its first n samples) from seed 0: same distribution, different draws",
+    "the public code also evaluates a validation loss every 10 (layer-wise stage 1) or 50 steps and keeps a copy "
+    "of the weights after every step even with its overlaps off, all inside the timed process; depthlab computes "
+    "the overlaps M_W and M_h of the trained nets at the end",
+    "its trials run one after another in one process; depthlab vmaps a cell's trials in blocks",
+    "hyperparameters are Example.yaml's on both sides (depthlab's learner defaults follow it): widths from the "
+    "largest n (p1 = int(n_max^0.9), p2 = 100, 2-layer p = int(p1 / 15)), steps from d (int(15 ln d) and "
+    "int(5 d^1.5) iterations, / 0.7 minibatch steps), float32; the public code runs on CUDA where torch sees a GPU",
+)
+
+
+def public_code_paths(env: dict[str, str] | None = None) -> tuple[Path, Path] | str:
+    """(RunExperiment.py, python) of the public code named by ``$DEPTHLAB_PUBLIC_CODE`` (a checkout of
+    IdePHICS/ComputationalDepth, or its ``Codes`` folder) and ``$DEPTHLAB_PUBLIC_PYTHON`` (an interpreter that
+    imports torch, numpy, yaml and matplotlib), else the reason they cannot be used."""
+    env = dict(os.environ if env is None else env)
+    code, python = env.get("DEPTHLAB_PUBLIC_CODE", "").strip(), env.get("DEPTHLAB_PUBLIC_PYTHON", "").strip()
+    if not code or not python:
+        missing = [k for k, v in (("DEPTHLAB_PUBLIC_CODE", code), ("DEPTHLAB_PUBLIC_PYTHON", python)) if not v]
+        return f"{' and '.join(missing)} not set"
+    script = next((p for p in (Path(code) / "Codes" / "RunExperiment.py", Path(code) / "RunExperiment.py")
+                   if p.is_file()), None)
+    if script is None or not (script.parent / "utils.py").is_file():
+        return f"DEPTHLAB_PUBLIC_CODE={code}: no Codes/RunExperiment.py with utils.py beside it"
+    if not (script.parent / "RawHyperparams" / "Example" / "Example.yaml").is_file():
+        return f"DEPTHLAB_PUBLIC_CODE={code}: no Codes/RawHyperparams/Example/Example.yaml"
+    if not (Path(python).is_file() and os.access(python, os.X_OK)):
+        return f"DEPTHLAB_PUBLIC_PYTHON={python}: not an executable file"
+    try:
+        probe = subprocess.run([python, "-c", "import torch, numpy, yaml, matplotlib"], capture_output=True,
+                               text=True, timeout=300, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"DEPTHLAB_PUBLIC_PYTHON={python}: {e}"
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+        return f"DEPTHLAB_PUBLIC_PYTHON={python} cannot import the public code's dependencies: {last}"
+    return script, Path(python)
+
+
+def public_config(script: Path, overrides: tuple[str, ...] = PUBLIC_OVERRIDES) -> dict[str, Any]:
+    """The public code's Example.yaml with the grid and trials of ``dandi2025-example`` under ``overrides`` and
+    its overlap bookkeeping off (the 2-layer net trained, as in the example)."""
+    import yaml
+
+    p = apply_overrides(get_preset(PUBLIC_PRESET), list(overrides))
+    cfg = yaml.safe_load((script.parent / "RawHyperparams" / "Example" / "Example.yaml").read_text())
+    cfg.update(ds=list(p.ds), exp_min=float(p.kappa_min), exp_max=float(p.kappa_max), num=int(p.num_kappa),
+               trials=int(p.trials), FlagOverlapLin=False, FlagOverlapNonLin=False, FlagTrain2Layer=True)
+    return cfg
+
+
+def public_ns(cfg: dict[str, Any], d: int) -> list[int]:
+    """The n the public code runs at d: ``np.logspace(exp_min, exp_max, num, base=d, dtype=int)`` (repeats kept)."""
+    return [int(n) for n in np.logspace(cfg["exp_min"], cfg["exp_max"], num=cfg["num"], base=d, dtype=int)]
+
+
+def parse_public_output(text: str) -> dict[str, dict[int, float]]:
+    """Median test error per depthlab method name and n from the public code's printed log (its lines
+    ``FOR n=... and d=... -- AFTER AVERAGING: Layerwise = x, 2layer = x, Joint = x, Random Features = x``)."""
+    out: dict[str, dict[int, float]] = {m: {} for m in PUBLIC_LABELS.values()}
+    keys = {"Layerwise": "layerwise", "l2": "two_layer", "Joint": "joint", "rf": "kernel"}
+    for m in _PUBLIC_LINE.finditer(text):
+        for group, method in keys.items():
+            out[method][int(m["n"])] = float(m[group])
+    return out
+
+
+def _public_full_precision(python: Path, pt: Path, ns: list[int]) -> dict[str, dict[int, float]] | None:
+    """The same medians at full precision from the public code's 3layer_results.pt (None if it does not load)."""
+    try:
+        r = subprocess.run([str(python), "-c", _PUBLIC_PT_CHILD, str(pt)], capture_output=True, text=True,
+                           timeout=300, stdin=subprocess.DEVNULL, check=True)
+        rows = json.loads(r.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+    if len(rows) != len(PUBLIC_PT_ORDER) or any(len(v) != len(ns) for v in rows):
+        return None
+    return {m: dict(zip(ns, map(float, v), strict=True)) for m, v in zip(PUBLIC_PT_ORDER, rows, strict=True)}
+
+
+def public_command(script: Path, python: Path) -> list[str]:
+    return [str(python), str(script)]
+
+
+def _run_public(script: Path, python: Path, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The public code in a fresh process in ``work`` (it reads ``ParamsFolder/*.yaml`` and writes ``data/``
+    under its working folder): wall seconds and its median test errors per method and n."""
+    import yaml
+
+    (work / "ParamsFolder").mkdir(parents=True)
+    (work / "ParamsFolder" / "public.yaml").write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["SLURM_JOB_ID"] = PUBLIC_RUN_NAME
+    t0 = time.perf_counter()
+    proc = subprocess.run(public_command(script, python), cwd=work, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    log_file = work / "data" / "public" / f"{PUBLIC_RUN_NAME}.txt"
+    log = log_file.read_text() if log_file.is_file() else ""
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip() or log.strip()).splitlines()[-5:]
+        return {"wall_s": wall, "error": f"exit status {proc.returncode}: " + " / ".join(tail)}
+    errors = parse_public_output(log)
+    ns = sorted(errors["layerwise"])
+    full = _public_full_precision(python, work / "data" / "public" / "3layer_results.pt", ns)
+    return {"wall_s": wall, "n": ns, "errors": full or errors, "precision": "full" if full else "printed"}
+
+
+def depthlab_errors(store: Path) -> dict[str, dict[int, list[float]]]:
+    """test_mse of every stored trial per method (the sweep's name for it) and n, from a fresh store."""
+    import sqlite3
+
+    con = sqlite3.connect(store)
+    rows = con.execute(
+        "SELECT COALESCE(sc.method, c.method), c.n, m.trial, m.value FROM trial_metrics m "
+        "JOIN cells c ON c.cell_key = m.cell_key LEFT JOIN sweep_cells sc ON sc.cell_key = c.cell_key "
+        "WHERE m.metric = 'test_mse' ORDER BY 1, 2, 3").fetchall()
+    con.close()
+    out: dict[str, dict[int, list[float]]] = {}
+    for method, n, _, value in rows:
+        out.setdefault(method, {}).setdefault(int(n), []).append(float("nan") if value is None else float(value))
+    return out
+
+
+def _median(xs: list[float]) -> float:
+    return float(np.median(xs)) if xs else float("nan")
+
+
+def public_code_section(pairs: int = 2, overrides: tuple[str, ...] = PUBLIC_OVERRIDES,
+                        env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The public code and ``depthlab run dandi2025-example --set ...`` on the same reduced configuration,
+    alternated ``pairs`` times as (public, depthlab cold, depthlab warm), each a whole fresh process (section
+    ``public_code``; a skipped entry where the public code is not installed)."""
+    found = public_code_paths(env)
+    if isinstance(found, str):
+        return {"skipped": PUBLIC_SKIPPED, "reason": found}
+    script, python = found
+    cfg = public_config(script, overrides)
+    preset = apply_overrides(get_preset(PUBLIC_PRESET), list(overrides))
+    d = int(preset.ds[0])
+    config = {"preset": PUBLIC_PRESET, "overrides": list(overrides), "d": d, "trials": int(preset.trials),
+              "kappas": [round(float(k), 6) for k in preset.kappas], "n_depthlab": preset.ns(d),
+              "n_public": public_ns(cfg, d), "public_yaml": cfg}
+    config["same_n"] = config["n_depthlab"] == config["n_public"]
+    runs: list[dict[str, Any]] = []
+    public_res: dict[str, Any] = {}
+    ours: dict[str, dict[int, list[float]]] = {}
+    for _ in range(pairs):
+        with tempfile.TemporaryDirectory() as tmp:
+            res = _run_public(script, python, cfg, Path(tmp) / "public")
+            if "error" in res:
+                return {"config": config, "command": public_command(script, python), "error": res["error"]}
+            public_res = public_res or res
+            cache = Path(tmp) / "cache"  # empty: the cold run compiles everything, the warm one loads it
+            cold = _run_sweep(PUBLIC_PRESET, Path(tmp) / "cold.sqlite", cache, overrides=overrides)
+            warm = _run_sweep(PUBLIC_PRESET, Path(tmp) / "warm.sqlite", cache, overrides=overrides)
+            ours = ours or depthlab_errors(Path(tmp) / "cold.sqlite")
+        runs.append({"public_s": res["wall_s"], "cold_s": cold["wall_s"], "warm_s": warm["wall_s"],
+                     "cold_compile_s": cold["compile_s"]})
+    med = {k: _median([r[f"{k}_s"] for r in runs]) for k in ("public", "cold", "warm")}
+    errors = {}
+    for method in PUBLIC_LABELS.values():
+        pub, mine = public_res["errors"].get(method, {}), ours.get(method, {})
+        ns = sorted(set(pub) | set(mine))
+        errors[method] = {"n": ns, "public_median": [pub.get(n, float("nan")) for n in ns],
+                          "depthlab_median": [_median(mine.get(n, [])) for n in ns],
+                          "depthlab_trials": [mine.get(n, []) for n in ns]}
+    return {"config": config, "command": public_command(script, python), "cwd": "a fresh temporary folder",
+            "env": {"SLURM_JOB_ID": PUBLIC_RUN_NAME}, "pairs": runs, "median_s": med,
+            "public_over_cold": med["public"] / med["cold"], "public_over_warm": med["public"] / med["warm"],
+            "public_n": public_res["n"], "public_precision": public_res["precision"], "errors": errors,
+            "notes": list(PUBLIC_NOTES)}
+
+
+def public_markdown(r: dict[str, Any]) -> list[str]:
+    """The ``public_code`` section's lines of ``bench.md``."""
+    head = "Public code (Dandi et al. 2025, IdePHICS/ComputationalDepth) vs depthlab"
+    if "skipped" in r:
+        return ["", f"{head}: {r['skipped']} ({r.get('reason', '')})"]
+    c = r["config"]
+    where = f"{c['preset']} " + " ".join(f"--set {o}" for o in c["overrides"])
+    if "error" in r:
+        return ["", f"{head} ({where}): the public code failed: {r['error']}"]
+    n_line = (f"n = {c['n_depthlab']} for both" if c["same_n"] else
+              f"n differ: depthlab {c['n_depthlab']}, public {c['n_public']}")
+    lines = ["", f"{head}: {where} ({c['trials']} trials; {n_line}); public command `{' '.join(r['command'])}`",
+             "", "| pair | public s | depthlab cold s | depthlab warm s |", "|---|---|---|---|"]
+    for i, p in enumerate(r["pairs"], 1):
+        lines.append(f"| {i} | {p['public_s']:.1f} | {p['cold_s']:.1f} | {p['warm_s']:.1f} |")
+    m = r["median_s"]
+    lines += [f"| median | {m['public']:.1f} | {m['cold']:.1f} | {m['warm']:.1f} |", "",
+              f"public / depthlab cold: {r['public_over_cold']:.2f}x; public / depthlab warm: "
+              f"{r['public_over_warm']:.2f}x", "",
+              f"| method | n | public median test MSE ({r['public_precision']}) | depthlab median test MSE | "
+              "depthlab - public |", "|---|---|---|---|---|"]
+    for method, e in r["errors"].items():
+        for n, pub, mine in zip(e["n"], e["public_median"], e["depthlab_median"], strict=True):
+            lines.append(f"| {method} | {n} | {pub:.4f} | {mine:.4f} | {mine - pub:+.4f} |")
+    lines += ["", "Differences a comparison must keep in mind:"] + [f"- {note}" for note in r.get("notes", [])]
+    return lines
 
 
 def scaling_section() -> dict[str, Any]:
@@ -355,6 +588,8 @@ def markdown(report: dict[str, Any]) -> str:
         for r in rec:
             lines.append(f"| {r['method']} d={r['d']} n={r['n']} ({r['trials']} trials) | {r['points']} | "
                          f"{r['plain_s']:.2f} | {r['recorded_s']:.2f} | {r['ratio']:.2f}x | {r['numbers_per_trial']} |")
+    if "public_code" in report:
+        lines += public_markdown(report["public_code"])
     return "\n".join(lines) + "\n"
 
 
@@ -385,6 +620,8 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
         report["end_to_end"] = end_to_end_section()
     if "cold_start" in sections:  # every quick preset cold and warm: long, only when asked for by name
         report["cold_start"] = cold_start_section()
+    if "public_code" in sections:  # the public research code side by side: only by name, only where installed
+        report["public_code"] = public_code_section()
     report["suite_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))

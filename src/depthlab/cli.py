@@ -1068,7 +1068,9 @@ def bench(
     ),
     section: Annotated[
         list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, recording, end_to_end "
-                                       "(default all); cold_start (every quick preset cold and warm) only by name")
+                                       "(default all); cold_start (every quick preset cold and warm) and "
+                                       "public_code (the public code of Dandi et al. 2025 side by side, where "
+                                       "$DEPTHLAB_PUBLIC_CODE and $DEPTHLAB_PUBLIC_PYTHON name it) only by name")
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
