@@ -186,9 +186,50 @@ def end_to_end_section() -> dict[str, dict[str, Any]]:
     return {"cold": r["cold"], "warm": r["warm"]}
 
 
-def cold_start_section() -> dict[str, dict[str, Any]]:
-    """Cold and warm wall time of every quick preset (section ``cold_start``; tens of minutes on 2 cores)."""
-    return {name: cold_warm(name) for name in quick_presets()}
+def cold_start_section(presets: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """Cold and warm wall time of every quick preset, or of ``presets`` (section ``cold_start``; tens of
+    minutes on 2 cores for all of them)."""
+    return {name: cold_warm(name) for name in (presets or quick_presets())}
+
+
+def overlap_section(preset: str = "quick") -> dict[str, Any]:
+    """Whether compiling in the background while cells run helps on this machine: ``preset`` cold (empty
+    compilation cache, fresh process) with the default prefetch window, then with ``DEPTHLAB_PREFETCH=0``
+    (each cell's programs compiled when it starts, nothing overlaps) (section ``overlap``, by name only)."""
+    out: dict[str, Any] = {"preset": preset, "cores": os.cpu_count()}
+    for name, env in (("background", {}), ("no_overlap", {"DEPTHLAB_PREFETCH": "0"})):
+        with tempfile.TemporaryDirectory() as tmp:
+            out[name] = _run_sweep(preset, Path(tmp) / "s.sqlite", Path(tmp) / "cache", env)
+    out["background_over_no_overlap"] = out["background"]["wall_s"] / out["no_overlap"]["wall_s"]
+    return out
+
+
+PAPER_SWEEP = ("dandi2025-example", ("kappa_max=1.8", "num_kappa=5", "trials=2"))
+
+
+def sweep_gflop(preset: str, overrides: tuple[str, ...] = ()) -> float:
+    """The learners' FLOPs of a whole sweep (every cell's computed trials, whole blocks; data generation and
+    metrics left out), in GFLOP: the numerator of its FLOP floor."""
+    from depthlab.sweep.runner import computed_trials
+
+    p = apply_overrides(get_preset(preset), list(overrides))
+    return sum(computed_trials(c, list(range(p.trials))) * c.learner.flops(c.d, c.n) for c in expand(p)) / 1e9
+
+
+def paper_sweep_section(peak: float) -> dict[str, Any]:
+    """A whole sweep at paper scale (``PAPER_SWEEP``: the public example at d = 64 with the paper's widths, 5
+    κ points up to 1.8, 2 trials) in a fresh process, cold (empty compilation cache) then warm: wall time
+    against its FLOP floor, the learners' FLOPs at this machine's measured fp32 GEMM peak (section
+    ``paper_sweep``, by name only)."""
+    preset, overrides = PAPER_SWEEP
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        cold = _run_sweep(preset, Path(tmp) / "cold.sqlite", cache, overrides=overrides)
+        warm = _run_sweep(preset, Path(tmp) / "warm.sqlite", cache, overrides=overrides)
+    gflop = sweep_gflop(preset, overrides)
+    floor = gflop / peak
+    return {"preset": preset, "overrides": list(overrides), "gflop": gflop, "floor_s": floor, "cold": cold,
+            "warm": warm, "cold_over_floor": cold["wall_s"] / floor, "warm_over_floor": warm["wall_s"] / floor}
 
 
 # ---- section public_code: the public research code of Dandi et al. 2025 side by side -------------------------
@@ -562,6 +603,20 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {name} | {v['cold']['wall_s']:.1f} | {v['warm']['wall_s']:.1f} | "
                          f"{v['cold_over_warm']:.2f}x | {v['cold']['compile_s']:.1f} | "
                          f"{100 * v['cold']['compile_wait_share']:.0f}% |")
+    ov = report.get("overlap")
+    if ov:
+        bg = ov["background"]
+        lines += ["", f"Background compilation ({ov['preset']}, cold, {ov['cores']} cores): "
+                  f"{bg['wall_s']:.1f} s with it (compile wait {bg['compile_wait_s']:.1f} s), "
+                  f"{ov['no_overlap']['wall_s']:.1f} s compiling each cell's programs when it starts "
+                  f"(wait {ov['no_overlap']['compile_wait_s']:.1f} s): ratio {ov['background_over_no_overlap']:.2f}"]
+    ps = report.get("paper_sweep")
+    if ps:
+        lines += ["", f"Paper-scale sweep ({ps['preset']} " + " ".join(f"--set {o}" for o in ps["overrides"])
+                  + f"): learners {ps['gflop'] / 1e3:.1f} TFLOP, FLOP floor {ps['floor_s']:.0f} s at the fp32 "
+                  f"GEMM peak; cold {ps['cold']['wall_s']:.0f} s ({ps['cold_over_floor']:.2f}x the floor, "
+                  f"programs compiled {ps['cold']['compile_s']:.0f} s), warm {ps['warm']['wall_s']:.0f} s "
+                  f"({ps['warm_over_floor']:.2f}x)"]
     s = report.get("scaling")
     if s:
         lines += ["", f"Scaling (layer-wise, d=32): time vs n {s['n']} -> "
@@ -593,7 +648,21 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] = ("all",)) -> dict[str, Any]:
+SECTIONS = ("all", "learners", "precision", "scaling", "memory", "recording", "end_to_end")
+BY_NAME = ("cold_start", "public_code", "paper_sweep", "overlap")  # long: never part of "all"
+
+
+def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] = ("all",),
+         presets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the named sections (``SECTIONS``, ``BY_NAME``); ``presets`` limits ``cold_start`` to those."""
+    unknown = [s for s in sections if s not in SECTIONS + BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown bench section {unknown[0]!r}; known: {', '.join(SECTIONS + BY_NAME)}")
+    from depthlab.presets import preset_names
+
+    bad = [p for p in presets if p not in preset_names()]
+    if bad:
+        raise ValueError(f"unknown preset {bad[0]!r} (depthlab presets lists them)")
     t0 = time.perf_counter()
 
     def want(s: str) -> bool:
@@ -619,9 +688,13 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
     if want("end_to_end"):
         report["end_to_end"] = end_to_end_section()
     if "cold_start" in sections:  # every quick preset cold and warm: long, only when asked for by name
-        report["cold_start"] = cold_start_section()
+        report["cold_start"] = cold_start_section(presets)
     if "public_code" in sections:  # the public research code side by side: only by name, only where installed
         report["public_code"] = public_code_section()
+    if "overlap" in sections:  # background compilation against none, cold
+        report["overlap"] = overlap_section()
+    if "paper_sweep" in sections:  # a whole paper-scale sweep cold and warm against its FLOP floor
+        report["paper_sweep"] = paper_sweep_section(peak)
     report["suite_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))

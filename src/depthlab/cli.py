@@ -125,11 +125,12 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 @app.callback()
 def _main() -> None:
     """Experiments on why depth helps."""
-    from depthlab.sweep.grid import MemoryBudgetError, memory_budget
+    from depthlab.sweep.grid import MemoryBudgetError, memory_budget, prefetch_window
 
     try:
         memory_budget()
-    except MemoryBudgetError as e:
+        prefetch_window()
+    except (MemoryBudgetError, ValueError) as e:
         raise _fail(str(e)) from None
 
 
@@ -1070,13 +1071,21 @@ def bench(
         list[str] | None, typer.Option(help="Sections: learners, precision, scaling, memory, recording, end_to_end "
                                        "(default all); cold_start (every quick preset cold and warm) and "
                                        "public_code (the public code of Dandi et al. 2025 side by side, where "
-                                       "$DEPTHLAB_PUBLIC_CODE and $DEPTHLAB_PUBLIC_PYTHON name it) only by name")
+                                       "$DEPTHLAB_PUBLIC_CODE and $DEPTHLAB_PUBLIC_PYTHON name it) and "
+                                       "paper_sweep (a paper-scale sweep against its FLOP floor) and overlap "
+                                       "(background compilation on or off, quick cold) only by name")
+    ] = None,
+    preset: Annotated[
+        list[str] | None, typer.Option(help="cold_start: only these presets (default every quick preset)")
     ] = None,
 ) -> None:
     """Run the benchmark suite: GEMM peak, learner throughput, end-to-end quick, scaling, memory, precision."""
     from depthlab.bench import main, markdown
 
-    report = main(output, tuple(section or ["all"]))
+    try:
+        report = main(output, tuple(section or ["all"]), tuple(preset or ()))
+    except ValueError as e:
+        raise _fail(str(e)) from None
     console.print(markdown(report), highlight=False)
     _say(console, f"wrote {output / 'bench.md'} and {output / 'bench.json'}")
 

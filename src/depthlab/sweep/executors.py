@@ -31,7 +31,7 @@ from depthlab.presets.base import Preset
 from depthlab.store import Store, claim_owner
 from depthlab.store_faults import StoreWriteError, describe_holders, fault, lock_wait, write_failure
 from depthlab.sweep.cluster import DEFAULT_RETRIES, dask_client
-from depthlab.sweep.grid import Cell, expand, memory_budget
+from depthlab.sweep.grid import Cell, expand, memory_budget, prefetch_window
 from depthlab.sweep.interrupts import committing
 from depthlab.sweep.runner import (
     CellResult,
@@ -281,11 +281,8 @@ def record_cell(store: Store, p: Plan, task: Task, res: CellResult, executor: st
         delay = min(2 * delay, 30.0)
 
 
-PREFETCH_WINDOW = 24  # cells compiled ahead of the one running (bounds the programs held in memory)
-
-
 def run_local(
-    p: Plan, store: Store, on_done: Callback | None = None, window: int = PREFETCH_WINDOW, *, fail_fast: bool = False
+    p: Plan, store: Store, on_done: Callback | None = None, window: int | None = None, *, fail_fast: bool = False
 ) -> list[Task]:
     """Run the cells in decreasing cost while one background thread compiles the next ``window`` cells'
     programs in the same order: compilation of the many small cells is hidden behind the few large ones
@@ -298,6 +295,7 @@ def run_local(
     ``$DEPTHLAB_CLAIM_LEASE`` seconds passed, default 6 h), so two runs divide a sweep and no cell is computed
     twice."""
     enable_compilation_cache()
+    window = prefetch_window() if window is None else window
     tasks = sorted(p.tasks, key=lambda t: -t.cost)
     owner = claim_owner()
     deferred: list[Task] = []

@@ -59,6 +59,21 @@ def memory_budget() -> int:
     except ValueError as e:
         raise MemoryBudgetError(f"DEPTHLAB_MEMORY_BUDGET={e}") from None
 
+PREFETCH_WINDOW = 24  # cells compiled ahead of the one running (bounds the programs held in memory)
+
+
+def prefetch_window() -> int:
+    """``$DEPTHLAB_PREFETCH`` cells compiled ahead of the running one (default ``PREFETCH_WINDOW``; 0: each
+    cell's programs are compiled when it starts, nothing overlaps: what ``depthlab bench --section overlap``
+    compares)."""
+    text = os.environ.get("DEPTHLAB_PREFETCH", "").strip()
+    if not text:
+        return PREFETCH_WINDOW
+    if not text.isdigit():
+        raise ValueError(f"DEPTHLAB_PREFETCH={text!r}: expected a whole number of cells (0 or more)")
+    return int(text)
+
+
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
 ALGORITHM_VERSION = 7  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
 # 4: trials run in fixed blocks of ``trial_block`` (before: batches sized by the trial count; last-bit changes);
