@@ -83,7 +83,8 @@ ALGORITHM_VERSION = 7  # 2: M_W ignores neurons with zero weights; 3: one-step s
 #    (d, trial), a cell at n using its first n samples (runner.py "Randomness"; every stored number changes)
 # 7: the metrics that do not read the training batch run in an evaluation program of their own, shared across
 #    n (runner.eval_function): training is unchanged, a metric may differ in its last bit (1 of 36 cells of
-#    nine quick presets, trials 0-1, differed: one pred_corr by 6e-8)
+#    nine quick presets, trials 0-1, differed: one pred_corr by 6e-8); fit programs of cells under
+#    runner.SMALL_CELL_GFLOP compile with LLVM optimisation off (their numbers change in the last digits)
 
 
 @dataclass(frozen=True)
