@@ -125,3 +125,15 @@ def test_width_methods_differ_only_in_width():
     specs = [p.methods[f"step_m{m}"].model_dump() for m in WIDTHS]
     assert [s.pop("width") for s in specs] == WIDTHS
     assert all(s == specs[0] for s in specs[1:])
+
+
+def test_ntk_preset_methods_differ_only_in_the_bias_and_the_head_odd_cubic_part_is_two_fifths():
+    p = get_preset("damian2022-ntk-quick")
+    plain, biased = (p.methods[m].model_dump(mode="json") for m in ("kernel_ntk", "kernel_ntk_bias"))
+    assert plain.pop("bias") == 0.0 and biased.pop("bias") > 0 and plain == biased
+    terms = p.target_for(8).expansion()
+    mass = sum(t.coef**2 for t in terms)
+    odd3 = sum(t.coef**2 for t in terms if sum(t.degrees) >= 3 and sum(t.degrees) % 2 == 1)
+    assert odd3 / mass == pytest.approx(2 / 5)  # h_3(z_1) and z_1 z_2 z_3 of five unit terms: the docstring's 2/5
+    for d in p.ds:  # every d's grid reaches n* of the bias NTK (measured ~2100 at d = 12) within max_n
+        assert max(n for _, n in p.grid(d)) > 2 * math.comb(d + 3, 3)

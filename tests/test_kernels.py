@@ -37,21 +37,53 @@ def test_arccos_are_gaussian_expectations():
             assert abs(sample.mean() - float(closed(jnp.asarray(rho))) / 2) < 5 * se
 
 
-def test_ntk_matches_empirical_ntk_of_a_wide_random_network(x64):
+@pytest.mark.parametrize("beta", [0.0, 0.7])
+def test_ntk_matches_empirical_ntk_of_a_wide_random_network(x64, beta):
     d, m = 8, 40_000
     x = _points(d)
-    kw, ka = jax.random.split(jax.random.PRNGKey(0))
-    params = {"w": jax.random.normal(kw, (m, d)), "a": jax.random.normal(ka, (m,))}
+    kw, ka, kb = jax.random.split(jax.random.PRNGKey(0), 3)
+    params = {"w": jax.random.normal(kw, (m, d)), "a": jax.random.normal(ka, (m,)), "b": jax.random.normal(kb, (m,))}
 
-    def f(p, xi):
-        return p["a"] @ jax.nn.relu(p["w"] @ xi / math.sqrt(d)) / math.sqrt(m)
+    def f(p, xi):  # hidden bias beta b, trained like the weights
+        return p["a"] @ jax.nn.relu(p["w"] @ xi / math.sqrt(d) + beta * p["b"]) / math.sqrt(m)
 
     jac = jax.vmap(jax.grad(f), in_axes=(None, 0))(params, x)
-    flat = jnp.concatenate([jac["w"].reshape(len(x), -1), jac["a"]], axis=1)
+    flat = jnp.concatenate([jac["w"].reshape(len(x), -1), jac["a"], jac["b"]], axis=1)
     empirical = flat @ flat.T
-    np.testing.assert_allclose(empirical, relu_ntk(x, x), rtol=0.03, atol=2e-3)
+    np.testing.assert_allclose(empirical, relu_ntk(x, x, beta), rtol=0.03, atol=2e-3)
     # the a-block alone is the NNGP kernel
-    np.testing.assert_allclose(jac["a"] @ jac["a"].T, relu_nngp(x, x), rtol=0.03, atol=2e-3)
+    np.testing.assert_allclose(jac["a"] @ jac["a"].T, relu_nngp(x, x, beta), rtol=0.03, atol=2e-3)
+    if beta:  # the bias changes the kernel (the test is not blind to it)
+        assert float(jnp.max(jnp.abs(relu_ntk(x, x, beta) - relu_ntk(x, x)))) > 0.1
+
+
+def _odd_cubic(d, n, seed):
+    """Inputs uniform on the sphere of radius sqrt(d) and y = x_1^3 - c x_1 with c = E x_1^4 / E x_1^2 = 3d/(d+2):
+    the degree-3 Gegenbauer polynomial of x_1 (orthogonal to every polynomial of degree <= 2 on the sphere)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    x *= math.sqrt(d) / np.linalg.norm(x, axis=1, keepdims=True)
+    return jnp.asarray(x), jnp.asarray(x[:, 0] ** 3 - 3 * d / (d + 2) * x[:, 0])
+
+
+@pytest.mark.parametrize("kernel", ["relu_ntk", "relu_nngp"])
+def test_bias_free_relu_kernels_cannot_fit_an_odd_cubic_and_with_a_bias_they_can(kernel):
+    """Bietti & Mairal 2019: without a bias the ReLU NTK / NNGP have no odd Gegenbauer component beyond degree 1,
+    so kernel ridge stays near the trivial error on an odd cubic at any n; with a bias it learns it."""
+    x, y = _odd_cubic(5, 2000, 7)
+    xt, yt = _odd_cubic(5, 1000, 8)
+    errs = {}
+    for beta in (0.0, 1.0):
+        spec = KernelRidge(kernel=kernel, ridge=1e-6, bias=beta)
+        pred = jax.jit(spec.predict)(jax.jit(spec.fit)(jax.random.PRNGKey(0), x, y), xt)
+        errs[beta] = float(jnp.mean((pred - yt) ** 2)) / float(jnp.mean(yt**2))
+    assert errs[0.0] > 0.9, errs  # nothing of y lies in its span: about the trivial error
+    assert errs[1.0] < 0.1, errs
+
+
+def test_bias_is_refused_for_kernels_without_one():
+    with pytest.raises(ValidationError, match="bias: the polynomial kernel has no hidden-layer bias"):
+        KernelRidge(kernel="polynomial", bias=1.0)
 
 
 def test_random_features_gram_converges_to_nngp(x64):

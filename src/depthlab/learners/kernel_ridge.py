@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 from jax.scipy.linalg import cho_factor, cho_solve
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.kernels import (  # noqa: F401  (the kernel functions stay importable from here)
@@ -78,6 +78,9 @@ class KernelRidge(LearnerSpec):
     degree: PositiveInt = Field(default=2, description="q: highest power of the polynomial kernel "
                                 "sum_{j=0}^{q} (x.x'/s)^j (polynomial kernel only)")
     scale: PositiveFloat = Field(default=1.0, description="s: (x.x'/s)^j (polynomial) or x.x'/(s d) (erf_nngp)")
+    bias: NonNegativeFloat = Field(default=0.0, description="beta: hidden-layer bias beta b, b ~ N(0, 1), of the "
+                                   "ReLU network whose kernel this is (relu_ntk, relu_nngp; 0: no bias, whose "
+                                   "kernels have no odd degree >= 3)")
     ridge: PositiveFloat = Field(default=1.0, description="lambda in alpha = (K + lambda n I)^{-1} y, times n "
                                  "(example yaml lambda_ridge_setup_kernel)")
     solver: Literal["auto", "dual", "primal"] = Field(
@@ -90,6 +93,8 @@ class KernelRidge(LearnerSpec):
     def _primal_needs_polynomial(self) -> KernelRidge:
         if not KERNELS[self.kernel].finite_features and self.solver == "primal":
             raise ValueError(f"the {self.kernel} kernel has no finite feature map: use solver 'dual' or 'auto'")
+        if self.bias and not KERNELS[self.kernel].has_bias:
+            raise ValueError(f"bias: the {self.kernel} kernel has no hidden-layer bias (relu_ntk, relu_nngp do)")
         return self
 
     def memory_limit_gb(self) -> float:
@@ -103,7 +108,7 @@ class KernelRidge(LearnerSpec):
         return "primal" if num_features(d, self.degree) < n else "dual"
 
     def gram(self, x1: Array, x2: Array) -> Array:
-        return KERNELS[self.kernel].gram(x1, x2, self.degree, self.scale)
+        return KERNELS[self.kernel].gram(x1, x2, self.degree, self.scale, self.bias)
 
     def fit(self, key: Array, x: Array, y: Array) -> KernelParams:
         n, d = x.shape
