@@ -167,16 +167,13 @@ def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] 
                               for k, v in sorted(fit.items())}}
 
 
-def _run_quick(store: Path, cache: Path) -> dict[str, Any]:
-    return _run_sweep("quick", store, cache)
-
-
-def cold_warm(preset: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def cold_warm(preset: str, extra_env: dict[str, str] | None = None, overrides: tuple[str, ...] = ()
+              ) -> dict[str, Any]:
     """A preset run cold (an empty compilation cache folder, fresh process) and then warm (the same cache)."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
-        cold = _run_sweep(preset, Path(tmp) / "cold.sqlite", cache, extra_env)
-        warm = _run_sweep(preset, Path(tmp) / "warm.sqlite", cache, extra_env)
+        cold = _run_sweep(preset, Path(tmp) / "cold.sqlite", cache, extra_env, overrides)
+        warm = _run_sweep(preset, Path(tmp) / "warm.sqlite", cache, extra_env, overrides)
     return {"cold": cold, "warm": warm, "cold_over_warm": cold["wall_s"] / warm["wall_s"]}
 
 
@@ -222,10 +219,8 @@ def paper_sweep_section(peak: float) -> dict[str, Any]:
     against its FLOP floor, the learners' FLOPs at this machine's measured fp32 GEMM peak (section
     ``paper_sweep``, by name only)."""
     preset, overrides = PAPER_SWEEP
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
-        cold = _run_sweep(preset, Path(tmp) / "cold.sqlite", cache, overrides=overrides)
-        warm = _run_sweep(preset, Path(tmp) / "warm.sqlite", cache, overrides=overrides)
+    runs = cold_warm(preset, overrides=overrides)
+    cold, warm = runs["cold"], runs["warm"]
     gflop = sweep_gflop(preset, overrides)
     floor = gflop / peak
     return {"preset": preset, "overrides": list(overrides), "gflop": gflop, "floor_s": floor, "cold": cold,
