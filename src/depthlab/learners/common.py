@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.linalg import cho_factor, cho_solve
+
+from depthlab.linalg import spd_solve
 
 C = TypeVar("C")
 
@@ -24,8 +25,7 @@ def ridge_readout(h: Array, y: Array, lam: float) -> Array:
     """argmin_w ||H w - y||^2 + lambda n ||w||^2  for H of shape (n, p)."""
     n, p = h.shape
     gram = h.T @ h + lam * n * jnp.eye(p, dtype=h.dtype)
-    c = cho_factor(gram, lower=True)
-    return cho_solve(c, h.T @ y)
+    return spd_solve(gram, h.T @ y)
 
 
 def minibatch(key: Array, n: int, m: int) -> Array:

@@ -27,7 +27,6 @@ from typing import ClassVar, Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.linalg import cho_factor, cho_solve
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
@@ -39,6 +38,7 @@ from depthlab.learners.kernels import (  # noqa: F401  (the kernel functions sta
     relu_nngp,
     relu_ntk,
 )
+from depthlab.linalg import spd_solve
 
 
 class KernelParams(NamedTuple):
@@ -115,10 +115,10 @@ class KernelRidge(LearnerSpec):
         if self.chosen_solver(d, n) == "primal":
             phi = polynomial_features(x, self.degree, self.scale)
             gram = phi.T @ phi + self.ridge * n * jnp.eye(phi.shape[1], dtype=x.dtype)
-            w = cho_solve(cho_factor(gram, lower=True), phi.T @ y)
+            w = spd_solve(gram, phi.T @ y)
             return KernelParams(x_train=x[:0], alpha=w)
         k = self.gram(x, x) + self.ridge * n * jnp.eye(n, dtype=x.dtype)
-        alpha = cho_solve(cho_factor(k, lower=True), y)
+        alpha = spd_solve(k, y)
         return KernelParams(x_train=x, alpha=alpha)
 
     def predict(self, params: KernelParams, x: Array) -> Array:

@@ -64,6 +64,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import relu, ridge_readout, uniform_bias
 from depthlab.learners.three_layer import ThreeLayerParams, forward, layer1_features, layer2_preactivation
+from depthlab.linalg import spd_solve
 
 
 def sphere_rows(key: Array, p: int, d: int, dtype: jnp.dtype) -> Array:
@@ -101,8 +102,7 @@ def preconditioned_step(p: ThreeLayerParams, z: Array, y: Array, eta2: float, la
     g = jax.grad(loss)(p.w2)  # (p2, p1)
     cov = z.T @ z / n + lam2 * jnp.eye(p1, dtype=z.dtype)
     # g C^{-1} = (C^{-1} g^T)^T, C symmetric positive definite
-    c = jax.scipy.linalg.cho_factor(cov, lower=True)
-    return p.w2 - eta2 * jax.scipy.linalg.cho_solve(c, g.T).T
+    return p.w2 - eta2 * spd_solve(cov, g.T).T
 
 
 class Theorem1ThreeLayer(LearnerSpec):

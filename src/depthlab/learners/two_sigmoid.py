@@ -34,6 +34,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
 from depthlab.learners.common import uniform_bias
+from depthlab.linalg import orthonormal_columns, solve
 
 _SIGMOID_SQUARE_CURVATURE = 1 / 16 + 1 / (6 * math.sqrt(3))  # max sigma'^2 + max |sigma''| (|N - y| <= 1)
 
@@ -177,7 +178,7 @@ class TwoSigmoid(PolynomialWidth):
         half = (self.width + 1) // 2 if self.symmetric else self.width
         if self.directions == "frames":
             frames = -(-half // d)
-            q, _ = jnp.linalg.qr(jax.random.normal(kw, (frames, d, d), x.dtype))
+            q = orthonormal_columns(jax.random.normal(kw, (frames, d, d), x.dtype))
             g = jnp.swapaxes(q, 1, 2).reshape(frames * d, d)[:half]
             b = jnp.repeat(uniform_bias(kb, (frames,), self.bias_scale, x.dtype), d)[:half]
         else:
@@ -200,7 +201,7 @@ class TwoSigmoid(PolynomialWidth):
         if self.readout == "lstsq":  # argmin ||A theta - y||^2 (a 1e-8 relative ridge only for rank deficiency)
             g = a.T @ a / n
             ridge = 1e-8 * jnp.trace(g) / g.shape[0]
-            theta = jnp.linalg.solve(g + ridge * jnp.eye(g.shape[0], dtype=x.dtype), a.T @ y / n)
+            theta = solve(g + ridge * jnp.eye(g.shape[0], dtype=x.dtype), a.T @ y / n)
         else:
             step = self.lr / (self.curvature() * jnp.sum(a * a) / n)
 

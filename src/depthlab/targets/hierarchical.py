@@ -40,6 +40,7 @@ import numpy as np
 from jax import Array
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
+from depthlab.linalg import orthonormal_columns
 from depthlab.targets.activations import Activation, get_activation
 from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
@@ -179,7 +180,7 @@ class HierarchicalTarget(TargetSpec):
         sizes = self.level_sizes
         kw, *ks = jax.random.split(key, len(sizes))
         g = jax.random.normal(kw, (self.d, sizes[0]))
-        q, _ = jnp.linalg.qr(g)  # (d, D_1), orthonormal columns
+        q = orthonormal_columns(g)  # (d, D_1), orthonormal columns
         if self.a_star == "ones":
             signs = tuple(jnp.ones((sizes[i],)) for i in range(len(sizes) - 1))
         else:

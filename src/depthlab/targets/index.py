@@ -31,6 +31,7 @@ from jax import Array
 from pydantic import Field, field_validator, model_validator
 
 from depthlab.hermite import gauss_hermite
+from depthlab.linalg import orthonormal_columns
 from depthlab.targets.activations import get_activation
 from depthlab.targets.base import Batch, TargetCapability, TargetSpec, polynomial_floors
 
@@ -168,7 +169,7 @@ class QuadraticTarget(_LinkTarget):
         return frozenset({"subspace", "hidden_features"}) if self.k < self.d else frozenset({"hidden_features"})
 
     def draw(self, key: Array) -> IndexInstance:
-        q, _ = jnp.linalg.qr(jax.random.normal(key, (self.d, self.k)))
+        q = orthonormal_columns(jax.random.normal(key, (self.d, self.k)))
         signs = jnp.where(jnp.arange(self.k) % 2 == 0, 1.0, -1.0)
         if self.k % 2:  # keep tr A = 0 with an odd rank
             signs = signs.at[-1].set(0.0)

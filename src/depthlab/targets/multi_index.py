@@ -38,6 +38,7 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from depthlab.config import Config
 from depthlab.hermite import he_normalized
+from depthlab.linalg import orthonormal_columns
 from depthlab.targets.base import Batch, TargetCapability, TargetSpec
 
 Head = Literal["source", "transfer", "transfer_full", "no_hessian"]
@@ -158,7 +159,7 @@ class MultiIndexTarget(TargetSpec):
         return max(1, int(self.source_coef * self.d**2 * self.r))
 
     def draw(self, key: Array) -> MultiIndexInstance:
-        q, _ = jnp.linalg.qr(jax.random.normal(key, (self.d, self.r)))
+        q = orthonormal_columns(jax.random.normal(key, (self.d, self.r)))
         return MultiIndexInstance(u=q.T)
 
     def _sample(self, inst: MultiIndexInstance, key: Array, n: int, terms: list[HermiteTerm]) -> Batch:
