@@ -74,3 +74,28 @@ def test_markdown_of_a_planted_result() -> None:
     assert "public / depthlab cold: 0.44x; public / depthlab warm: 2.00x" in md
     assert "| layerwise | 1024 | 0.0930 | 0.1000 | +0.0070 |" in md
     assert "- a note" in md
+
+
+def test_cold_start_keeps_going_and_reports_each_preset(monkeypatch) -> None:
+    """A preset that times out or fails is recorded with its error, the others still run, and the caller sees
+    the results after every preset (the bench writes its report then)."""
+    import subprocess
+
+    def fake(name: str, *a: object, **k: object) -> dict[str, object]:
+        if name == "hangs":
+            raise subprocess.TimeoutExpired("depthlab", 1.0)
+        if name == "fails":
+            raise subprocess.CalledProcessError(1, "depthlab", stderr=b"trace\nValueError: bad thing\n")
+        run = {"wall_s": 2.0, "compile_s": 1.0, "compile_wait_share": 0.1}
+        return {"cold": run, "warm": {**run, "wall_s": 1.0}, "cold_over_warm": 2.0}
+
+    monkeypatch.setattr(bench, "cold_warm", fake)
+    seen: list[list[str]] = []
+    out = bench.cold_start_section(("ok", "hangs", "fails", "ok2"), lambda done: seen.append(list(done)))
+    assert seen == [["ok"], ["ok", "hangs"], ["ok", "hangs", "fails"], ["ok", "hangs", "fails", "ok2"]]
+    assert out["hangs"]["error"].startswith("timed out")
+    assert out["fails"]["error"] == "exit status 1: ValueError: bad thing"
+    assert out["ok2"]["cold_over_warm"] == 2.0
+    md = bench.markdown({"cpu": "x", "jax": "0", "gemm_fp32_gflops": {}, "gemm_fp64_gflops": {}, "peak_fp32": 1.0,
+                         "suite_s": 3.0, "partial": True, "cold_start": out})
+    assert "partial" in md.splitlines()[0] and "| hangs | timed out" in md and "| ok | 2.0 | 1.0 | 2.00x |" in md

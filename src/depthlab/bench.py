@@ -138,7 +138,7 @@ def _run_sweep(preset: str, store: Path, cache: Path, extra_env: dict[str, str] 
     sets = [a for o in overrides for a in ("--set", o)]
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "depthlab.cli", "run", preset, "--store", str(store), *sets], env=env,
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, timeout=SWEEP_TIMEOUT_S)
     wall = time.perf_counter() - t0
     import sqlite3
 
@@ -183,10 +183,28 @@ def end_to_end_section() -> dict[str, dict[str, Any]]:
     return {"cold": r["cold"], "warm": r["warm"]}
 
 
-def cold_start_section(presets: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+SWEEP_TIMEOUT_S = 3600.0  # one benchmarked sweep (a quick preset, the paper-scale sweep) takes minutes
+
+
+def cold_start_section(presets: tuple[str, ...] = (),
+                       on_preset: Callable[[dict[str, dict[str, Any]]], None] | None = None
+                       ) -> dict[str, dict[str, Any]]:
     """Cold and warm wall time of every quick preset, or of ``presets`` (section ``cold_start``; tens of
-    minutes on 2 cores for all of them)."""
-    return {name: cold_warm(name) for name in (presets or quick_presets())}
+    minutes on 2 cores for all of them). A preset whose run fails or outlasts ``SWEEP_TIMEOUT_S`` is recorded
+    with its error and the others still run; ``on_preset`` sees the results so far after each preset (the
+    report is written then, so a stopped bench keeps what it measured)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in presets or quick_presets():
+        try:
+            out[name] = cold_warm(name)
+        except subprocess.TimeoutExpired:
+            out[name] = {"error": f"timed out after {SWEEP_TIMEOUT_S:.0f} s"}
+        except subprocess.CalledProcessError as e:
+            tail = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+            out[name] = {"error": f"exit status {e.returncode}: {tail[-1] if tail else 'no output'}"}
+        if on_preset is not None:
+            on_preset(out)
+    return out
 
 
 def overlap_section(preset: str = "quick") -> dict[str, Any]:
@@ -558,7 +576,9 @@ def recording_section(steps: int = 40) -> list[dict[str, Any]]:
 
 def markdown(report: dict[str, Any]) -> str:
     peak32, peak64 = report["gemm_fp32_gflops"], report["gemm_fp64_gflops"]
-    lines = [f"Machine: {report['cpu']} ({os.cpu_count()} cores), JAX {report['jax']}, suite {report['suite_s']:.0f} s",
+    state = " so far (partial: the bench is still running or was stopped)" if report.get("partial") else ""
+    lines = [f"Machine: {report['cpu']} ({os.cpu_count()} cores), JAX {report['jax']}, suite {report['suite_s']:.0f} s"
+             + state,
              "", "| GEMM n | " + " | ".join(str(n) for n in peak32) + " |", "|---|" + "---|" * len(peak32),
              "| fp32 GFLOP/s | " + " | ".join(f"{v:.0f}" for v in peak32.values()) + " |",
              "| fp64 GFLOP/s | " + " | ".join(f"{v:.0f}" for v in peak64.values()) + " |", "",
@@ -595,6 +615,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "| preset | cold wall s | warm wall s | cold / warm | programs compiled s | "
                   "compile wait / cold wall |", "|---|---|---|---|---|---|"]
         for name, v in cs.items():
+            if "error" in v:
+                lines.append(f"| {name} | {v['error']} | | | | |")
+                continue
             lines.append(f"| {name} | {v['cold']['wall_s']:.1f} | {v['warm']['wall_s']:.1f} | "
                          f"{v['cold_over_warm']:.2f}x | {v['cold']['compile_s']:.1f} | "
                          f"{100 * v['cold']['compile_wait_share']:.0f}% |")
@@ -682,18 +705,29 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
         report["recording"] = recording_section()
     if want("end_to_end"):
         report["end_to_end"] = end_to_end_section()
+    def save(partial: bool) -> None:  # after every section (and every cold_start preset): a stopped bench keeps
+        report["suite_s"] = time.perf_counter() - t0  # what it measured
+        report["partial"] = partial
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
+        (out_dir / "bench.md").write_text(markdown(report))
+
     if "cold_start" in sections:  # every quick preset cold and warm: long, only when asked for by name
-        report["cold_start"] = cold_start_section(presets)
+        def one_more(done: dict[str, dict[str, Any]]) -> None:
+            report["cold_start"] = done
+            save(partial=True)
+
+        report["cold_start"] = cold_start_section(presets, one_more)
+        save(partial=True)
     if "public_code" in sections:  # the public research code side by side: only by name, only where installed
         report["public_code"] = public_code_section()
+        save(partial=True)
     if "overlap" in sections:  # background compilation against none, cold
         report["overlap"] = overlap_section()
+        save(partial=True)
     if "paper_sweep" in sections:  # a whole paper-scale sweep cold and warm against its FLOP floor
         report["paper_sweep"] = paper_sweep_section(peak)
-    report["suite_s"] = time.perf_counter() - t0
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
-    (out_dir / "bench.md").write_text(markdown(report))
+    save(partial=False)
     # keyed by learner kind, never by a method's name (a label)
     paper = {r["kind"]: r["gflops"] for r in report.get("learners", []) if r["scale"] == "paper"}
     if paper:
