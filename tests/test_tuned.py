@@ -78,3 +78,42 @@ def test_without_a_target_the_last_samples_validate():
 def test_configurations_that_cannot_be_tuned_are_refused(cfg, needle):
     with pytest.raises(ValidationError, match=needle):
         TypeAdapter(LearnerConfig).validate_python({"kind": "tuned", **cfg})
+
+
+def test_a_tuned_base_gives_the_joint_argmin_of_the_product_grid():
+    """eta_1 (its scale) and lambda tuned together (Nichani et al.): the outer grid over eta1_scale, for each the
+    inner grid over ridge on the same validation samples; the pair chosen minimises the validation MSE over all
+    four pairs, and the fit is the base learner's fit at that pair."""
+    base = {"kind": "one_step", "width": 32, "features": "input"}
+    spec = _tuned({"base": {"kind": "tuned", "base": base, "param": "ridge", "values": [1e-4, 10.0], "n_val": 300},
+                   "param": "eta1_scale", "values": [0.1, 3.0], "n_val": 300})
+    inst, train, _ = _data()
+    p = spec.fit_task(KEY, TARGET, inst, train)
+    val = TARGET.sample(inst, jax.random.fold_in(KEY, _VALIDATION_SALT), 300)
+    learner = spec.learner
+    errs = {}
+    for s in spec.values:
+        for r in spec.base.values:
+            one = learner.model_copy(update={"eta1_scale": s, "ridge": r})
+            q = one.fit(KEY, train.x, train.y)
+            errs[s, r] = float(jnp.mean((one.predict(q, val.x) - val.y) ** 2))
+    best = min(errs, key=errs.__getitem__)
+    assert (float(p.value), float(p.base.value)) == pytest.approx(best)
+    assert float(jnp.min(p.val_mse)) == pytest.approx(errs[best], rel=1e-5)
+    assert len(set(np.round(list(errs.values()), 5))) == 4  # every pair differs: the test compares something
+    chosen = learner.model_copy(update={"eta1_scale": best[0], "ridge": best[1]})
+    np.testing.assert_allclose(np.asarray(spec.predict(p, train.x)),
+                               np.asarray(chosen.predict(chosen.fit(KEY, train.x, train.y), train.x)), rtol=1e-5,
+                               atol=1e-6)
+    assert float(spec.tuned_value(p)) == pytest.approx(best[0])  # the stored metric: the outer grid's value
+
+
+def test_a_parameter_tuned_twice_or_missing_from_the_fitted_learner_is_refused():
+    base = {"kind": "one_step", "width": 32, "features": "input"}
+    inner = {"kind": "tuned", "base": base, "param": "ridge", "values": [1e-4, 1.0]}
+    with pytest.raises(ValidationError, match="tuned twice"):
+        TypeAdapter(LearnerConfig).validate_python({"kind": "tuned", "base": inner, "param": "ridge",
+                                                    "values": [0.1, 1.0]})
+    with pytest.raises(ValidationError, match="not a hyperparameter of one_step"):
+        TypeAdapter(LearnerConfig).validate_python({"kind": "tuned", "base": inner, "param": "values",
+                                                    "values": [0.1, 1.0]})

@@ -19,7 +19,8 @@ decay lambda_1 = 1/eta_1, which erases W0:
 With ``init="zero"`` every active neuron is +-eta_1 g, g = (1/n1) sum_j y_j psi(x_j): the network sees the single
 learned feature phi(x) = g . psi(x), an empirical K f* (Nichani et al.'s "learned feature map").
 eta_1 = None chooses eta_1 so that the median neuron's preactivation w_i^(1) . psi(x) has unit standard deviation
-on the stage-1 inputs (the papers tune eta_1 on a validation set).
+on the stage-1 inputs (the papers tune eta_1 on a validation set); ``eta1_scale`` multiplies it, so that a
+validation grid over eta1_scale (``learners.tuned``) tunes eta_1 around that data-adaptive scale.
 Stage 2, on the other n2 = n - n1 samples: biases redrawn b ~ N(0, 1) (``redraw_bias``), and
     a = (Phi^T Phi + lambda n2 I)^{-1} Phi^T y,   Phi = relu(psi(X) W1^T + b).
 """
@@ -82,6 +83,9 @@ class OneStepBase(LearnerSpec):
     eta1: PositiveFloat | None = Field(
         default=None, description="eta_1 in w^(1) = -eta_1 grad_W L (weight decay 1/eta_1); None: the median "
         "neuron's preactivation gets unit sd on the stage-1 inputs")
+    eta1_scale: PositiveFloat = Field(
+        default=1.0, description="multiplies eta_1 (the default or the given one): a tunable step that keeps the "
+        "data-adaptive default's scale (a grid of absolute eta_1 would not)")
     redraw_bias: bool = Field(default=True, description="redraw the biases b ~ N(0, 1) for stage 2 (False: keep "
                               "the initial ones)")
     ridge: float = Field(default=1e-3, gt=0.0, description="lambda in a = (Phi^T Phi + lambda n2 I)^{-1} Phi^T y, "
@@ -149,7 +153,7 @@ class OneStepBase(LearnerSpec):
             eta = jnp.where(jnp.isfinite(eta), eta, 1.0)
         else:
             eta = jnp.asarray(self.eta1, x1.dtype)
-        w1 = eta * step
+        w1 = (eta * self.eta1_scale) * step if self.eta1_scale != 1.0 else eta * step
         b = jax.random.normal(kb2, (self.width,), x1.dtype) if self.redraw_bias else b0
         a = ridge_readout(relu(psi2 @ w1.T + b), y2, self.ridge)
         return OneStepParams(v=v, w=w1, b=b, a=a, g=g, mu=mu)

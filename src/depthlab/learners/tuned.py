@@ -12,13 +12,18 @@ error is not selected on. Every value's fit uses the same key (the same initiali
 compares values, not draws). The grid is small (2-8 values) and runs inside the one compiled program (a
 Python loop over values, each a compiled training run), so the cost is len(values) fits.
 
+Two parameters: a tuned learner whose base is itself tuned (``base: {kind: tuned, ...}``) tries every value of
+its grid, and for each the base selects its own value on the same validation samples, so the pair chosen is the
+joint argmin over the product grid (len(values) x len(base.values) fits); ``tuned_value`` reports the outer
+parameter's value (Nichani et al.'s eta_1 and lambda: ``nichani2023-tuned``).
+
 Tuned parameters are floats that change no shape (a ridge, a weight decay, a step size): a width cannot be
 tuned this way (every value's parameters are stacked and the chosen one is selected in the program).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -33,8 +38,9 @@ from depthlab.learners.two_layer import TwoLayer
 
 _VALIDATION_SALT = 0x7A11D  # the validation draw's key: fold_in(learner key, salt), apart from every other draw
 
-TunableConfig = Annotated[LayerwiseThreeLayer | JointThreeLayer | TwoLayer | KernelRidge | OneStep,
-                          Field(discriminator="kind")]
+TunableConfig = Annotated[  # "Tuned": a forward reference (a tuned base), resolved by model_rebuild below
+    Union[LayerwiseThreeLayer, JointThreeLayer, TwoLayer, KernelRidge, OneStep, "Tuned"],  # noqa: UP007
+    Field(discriminator="kind")]
 
 
 class TunedParams(NamedTuple):
@@ -51,31 +57,49 @@ class Tuned(LearnerSpec):
 
     kind: Literal["tuned"] = Field(default="tuned", description="learner kind (discriminator)")
     base: TunableConfig = Field(description="the learner whose hyperparameter is tuned (layerwise, joint, "
-                                "two_layer, kernel or one_step), with all its other settings")
+                                "two_layer, kernel or one_step), with all its other settings; or a tuned learner "
+                                "(a grid over two parameters: module docstring)")
     param: str = Field(description="the float field of base chosen on the validation set (e.g. ridge, reg2, reg)")
     values: list[float] = Field(min_length=2, max_length=8, description="the grid of values tried (2-8)")
     n_val: PositiveInt = Field(default=1000, description="fresh validation samples per trial (paper: 1000)")
 
+    @property
+    def learner(self) -> LearnerSpec:
+        """The learner that is fitted: the base, or the base's learner where the base is itself tuned."""
+        return self.base.learner if isinstance(self.base, Tuned) else self.base
+
+    def tuned_params(self) -> list[str]:
+        return [self.param, *(self.base.tuned_params() if isinstance(self.base, Tuned) else [])]
+
     @model_validator(mode="after")
     def _tunable(self) -> Tuned:
-        fields = type(self.base).model_fields
+        inner = self.learner
+        fields = type(inner).model_fields
         if self.param not in fields or self.param in ("kind", "max_n"):
-            raise ValueError(f"param {self.param!r} is not a hyperparameter of {self.base.kind}; have "
+            raise ValueError(f"param {self.param!r} is not a hyperparameter of {inner.kind}; have "
                              f"{', '.join(sorted(set(fields) - {'kind', 'max_n'}))}")
-        current = getattr(self.base, self.param)  # a float, or None where the base computes a default (eta1)
+        if isinstance(self.base, Tuned) and self.param in self.base.tuned_params():
+            raise ValueError(f"param {self.param!r} is tuned twice (by this grid and by its base's)")
+        current = getattr(inner, self.param)  # a float, or None where the base computes a default (eta1)
         if isinstance(current, bool) or not (current is None or isinstance(current, float)):
-            raise ValueError(f"param {self.param!r} of {self.base.kind} is not a float hyperparameter (a width or a "
+            raise ValueError(f"param {self.param!r} of {inner.kind} is not a float hyperparameter (a width or a "
                              "setting that changes shapes cannot be tuned)")
-        for v in self.values:  # every value must be valid for base (e.g. a positive ridge)
-            type(self.base).model_validate({**self.base.model_dump(), self.param: v})
+        for v in self.values:  # every value must be valid for the learner (e.g. a positive ridge)
+            type(inner).model_validate({**inner.model_dump(), self.param: v})
         return self
+
+    def _with(self, param: str, value: float) -> LearnerSpec:
+        """The base with ``param`` of the fitted learner set to ``value`` (through a tuned base)."""
+        if isinstance(self.base, Tuned):
+            return self.base.model_copy(update={"base": self.base._with(param, value)})
+        return self.base.model_copy(update={param: value})
 
     @property
     def capabilities(self) -> frozenset[LearnerCapability]:
         return (self.base.capabilities - {"trajectory"}) | {"tuned"}
 
     def _at(self, value: float) -> LearnerSpec:
-        return self.base.model_copy(update={self.param: value})
+        return self._with(self.param, value)
 
     def resolve(self, d: int, n: int, n_max: int) -> Tuned:
         return self.model_copy(update={"base": self.base.resolve(d, n, n_max)})
@@ -98,7 +122,8 @@ class Tuned(LearnerSpec):
         fits, errs = [], []
         for v in self.values:
             spec = self._at(v)
-            p = spec.fit(key, x, y)
+            # a tuned base selects its own value on the same validation samples: the joint argmin of the grid
+            p = spec._select(key, x, y, xv, yv) if isinstance(spec, Tuned) else spec.fit(key, x, y)
             r = spec.predict(p, xv) - yv
             fits.append(p)
             errs.append(jnp.mean(r * r))
@@ -137,3 +162,6 @@ class Tuned(LearnerSpec):
 
     def memory_limit_gb(self) -> float | None:
         return self.base.memory_limit_gb()
+
+
+Tuned.model_rebuild()  # base may itself be Tuned (a grid over two parameters)
