@@ -76,6 +76,9 @@ SMALL_LEARNERS: dict[str, dict[str, Any]] = {
 LEARNER_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("one_step", {"features": "input", "init": "sphere"}),  # the presets' first one_step has relu_random
     ("kernel", {"solver": "primal"}),
+    ("tuned", {"base": {"kind": "tuned", "base": {"kind": "one_step", "width": 16}, "param": "ridge",
+                        "values": [0.1, 1.0], "n_val": 32},
+               "param": "eta1_scale", "values": [0.5, 2.0]}),  # a tuned base: two parameters
 ]
 # Learners whose fit does not use its key (exact solves): different keys give identical predictions.
 KEY_FREE = {"kernel", "linear"}
