@@ -101,7 +101,10 @@ TARGET_VARIANTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def _case_name(name: str, overrides: dict[str, Any]) -> str:
-    return f"{name}[{','.join(f'{k}={v}' for k, v in overrides.items())}]"
+    def short(v: Any) -> str:  # a nested learner by its kind and tuned parameter (a printable test id)
+        return f"{v.get('kind')}:{v.get('param')}" if isinstance(v, dict) else str(v)
+
+    return f"{name}[{','.join(f'{k}={short(v)}' for k, v in overrides.items())}]"
 
 
 def _target(family: str, overrides: dict[str, Any] | None = None) -> TargetSpec:
