@@ -717,8 +717,7 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
             report["cold_start"] = done
             save(partial=True)
 
-        report["cold_start"] = cold_start_section(presets, one_more)
-        save(partial=True)
+        report["cold_start"] = cold_start_section(presets, one_more)  # saved after every preset
     if "public_code" in sections:  # the public research code side by side: only by name, only where installed
         report["public_code"] = public_code_section()
         save(partial=True)

@@ -153,7 +153,7 @@ class OneStepBase(LearnerSpec):
             eta = jnp.where(jnp.isfinite(eta), eta, 1.0)
         else:
             eta = jnp.asarray(self.eta1, x1.dtype)
-        w1 = (eta * self.eta1_scale) * step if self.eta1_scale != 1.0 else eta * step
+        w1 = (eta * self.eta1_scale) * step  # eta * 1.0 is eta exactly: the default changes no bit
         b = jax.random.normal(kb2, (self.width,), x1.dtype) if self.redraw_bias else b0
         a = ridge_readout(relu(psi2 @ w1.T + b), y2, self.ridge)
         return OneStepParams(v=v, w=w1, b=b, a=a, g=g, mu=mu)
