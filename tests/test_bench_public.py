@@ -67,7 +67,7 @@ def test_markdown_of_a_planted_result() -> None:
     r = {"config": {"preset": bench.PUBLIC_PRESET, "overrides": list(bench.PUBLIC_OVERRIDES), "d": 32, "trials": 2,
                     "n_depthlab": [2, 1024], "n_public": [2, 1024], "same_n": True},
          "command": ["/venv/bin/python", "/code/Codes/RunExperiment.py"],
-         "pairs": [{"public_s": 40.0, "cold_s": 90.0, "warm_s": 20.0}],
+         "pairs": [{"public_s": 40.0, "cold_s": 90.0, "warm_s": 20.0, "cold_compile_s": 80.0}],
          "median_s": {"public": 40.0, "cold": 90.0, "warm": 20.0}, "public_over_cold": 40 / 90,
          "public_over_warm": 2.0, "public_precision": "printed", "errors": errors, "notes": ["a note"]}
     md = bench.markdown(_report(r))
@@ -99,3 +99,56 @@ def test_cold_start_keeps_going_and_reports_each_preset(monkeypatch) -> None:
     md = bench.markdown({"cpu": "x", "jax": "0", "gemm_fp32_gflops": {}, "gemm_fp64_gflops": {}, "peak_fp32": 1.0,
                          "suite_s": 3.0, "partial": True, "cold_start": out})
     assert "partial" in md.splitlines()[0] and "| hangs | timed out" in md and "| ok | 2.0 | 1.0 | 2.00x |" in md
+
+
+def _sweep(wall: float, wait: float, compiled: float, numerics: float) -> dict[str, float]:
+    return {"wall_s": wall, "compile_wait_s": wait, "compile_wait_share": wait / wall, "compile_s": compiled,
+            "run_s": numerics}
+
+
+def _planted(cold_wall: float, wait: float, public_s: float, of_peak: float, sweep_cold: float) -> dict:
+    warm = _sweep(60.0, 1.0, 10.0, 58.0)
+    return {"cpu": "x", "jax": "0", "gemm_fp32_gflops": {}, "gemm_fp64_gflops": {}, "peak_fp32": 300.0,
+            "suite_s": 1.0,
+            "end_to_end": {"cold": _sweep(cold_wall, wait, 60.0, 70.0), "warm": warm},
+            "cold_start": {"small-quick": {"cold": _sweep(10.0, 10.0 * wait / cold_wall, 8.0, 3.0), "warm": warm},
+                           "broken-quick": {"error": "timed out after 3600 s"}},
+            "public_code": {"pairs": [{"public_s": public_s, "cold_s": 20.0, "warm_s": 10.0, "cold_compile_s": 15.0}],
+                            "median_s": {"public": public_s, "cold": 20.0, "warm": 10.0},
+                            "public_over_cold": public_s / 20.0, "public_over_warm": public_s / 10.0},
+            "learners": [{"method": "joint", "scale": "paper", "of_peak": of_peak, "gflops": 300.0 * of_peak},
+                         {"method": "joint", "scale": "quick", "of_peak": 0.1, "gflops": 30.0}],
+            "paper_sweep": {"cold_over_floor": sweep_cold / 50.0, "warm_over_floor": 1.2, "floor_s": 50.0,
+                            "cold": {"wall_s": sweep_cold, "compile_s": 20.0}, "warm": {"wall_s": 60.0}}}
+
+
+def test_targets_fail_where_missed_and_pass_where_met() -> None:
+    """Every cold-start target on a planted report that misses it (NOT met, with its measured reason) and one
+    that meets it (met); a section not run gives no verdict."""
+    missed = bench.targets(_planted(cold_wall=90.0, wait=20.0, public_s=30.0, of_peak=0.6, sweep_cold=100.0))
+    assert [r["met"] for r in missed] == [False] * 6
+    by = {r["target"]: r for r in missed}
+    assert "1.50x" in by["quick cold / warm"]["measured"]
+    assert "compiled 60.0 s of programs" in by["quick cold / warm"]["reason"]
+    wait = by["compile wait / cold wall, every quick preset"]
+    assert wait["measured"].startswith("0 of 2 presets within")  # quick and small-quick; the broken one is absent
+    assert "small-quick 22% (numerics 3.0 s, programs compiled 8.0 s" in wait["reason"]
+    assert by["public code / depthlab cold"]["measured"] == "1.50x"
+    assert "15.0 s of programs compiled" in by["public code / depthlab cold"]["reason"]
+    assert by["public code / depthlab warm"]["measured"] == "3.00x"
+    assert "joint 180 GFLOP/s (60%)" in by["paper-scale learners, fraction of fp32 GEMM peak"]["reason"]
+    assert by["paper-scale sweep cold / FLOP floor"]["measured"] == "2.00x"
+
+    met = bench.targets(_planted(cold_wall=72.0, wait=7.0, public_s=45.0, of_peak=0.75, sweep_cold=60.0))
+    assert [r["met"] for r in met] == [True] * 6 and all(r["reason"] == "" for r in met)
+    # the boundaries belong to the target (<= 1.25x, <= 15%, >= 2x / 4x, >= 70%, <= 1.25x)
+    edge = bench.targets(_planted(cold_wall=75.0, wait=11.25, public_s=40.0, of_peak=0.70, sweep_cold=62.5))
+    assert [r["met"] for r in edge] == [True] * 6
+
+    bare = {"cpu": "x", "jax": "0", "peak_fp32": 1.0, "public_code": {"skipped": bench.PUBLIC_SKIPPED}}
+    none = bench.targets(bare)
+    assert [r["met"] for r in none] == [None] * 6
+    md = "\n".join(bench.targets_markdown(missed))
+    assert "| quick cold / warm | <= 1.25x | 1.50x (90.0 / 60.0 s) | NOT met |" in md
+    assert "| paper-scale sweep cold / FLOP floor | <= 1.25x | not measured (section paper_sweep) | - |" in \
+        bench.markdown({**bare, "gemm_fp32_gflops": {}, "gemm_fp64_gflops": {}, "suite_s": 1.0})

@@ -13,7 +13,7 @@ from depthlab.bench import markdown
 from depthlab.cli import app
 from depthlab.presets import apply_overrides, get_preset
 from depthlab.sweep import runner as R
-from depthlab.sweep.grid import PREFETCH_WINDOW, expand, prefetch_window
+from depthlab.sweep.grid import COMPILE_THREADS, PREFETCH_WINDOW, compile_threads, expand, prefetch_window
 
 from ._tiny import TINY_OVERRIDES
 
@@ -68,6 +68,25 @@ def test_prefetch_window_setting(monkeypatch):
             prefetch_window()
         res = cli.invoke(app, ["presets"])
         assert res.exit_code == 2 and "DEPTHLAB_PREFETCH" in res.output and "Traceback" not in res.output
+
+
+def test_compile_threads_setting(monkeypatch):
+    monkeypatch.delenv("DEPTHLAB_COMPILE_THREADS", raising=False)
+    assert compile_threads() == COMPILE_THREADS == 1
+    monkeypatch.setenv("DEPTHLAB_COMPILE_THREADS", "3")
+    assert compile_threads() == 3
+    monkeypatch.setattr(R, "_COMPILER", None)  # the background compiler starts with the setting in force
+    pool = R._compiler()
+    try:
+        assert pool._max_workers == 3 and R._compiler() is pool
+    finally:
+        pool.shutdown()
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("DEPTHLAB_COMPILE_THREADS", bad)
+        with pytest.raises(ValueError, match="DEPTHLAB_COMPILE_THREADS"):
+            compile_threads()
+        res = cli.invoke(app, ["presets"])
+        assert res.exit_code == 2 and "DEPTHLAB_COMPILE_THREADS" in res.output and "Traceback" not in res.output
 
 
 def test_bench_rejects_unknown_sections_and_presets_before_measuring(tmp_path):

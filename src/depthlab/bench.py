@@ -663,7 +663,100 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{r['plain_s']:.2f} | {r['recorded_s']:.2f} | {r['ratio']:.2f}x | {r['numbers_per_trial']} |")
     if "public_code" in report:
         lines += public_markdown(report["public_code"])
+    lines += targets_markdown(targets(report))
     return "\n".join(lines) + "\n"
+
+
+# ---- the cold-start targets, judged from whatever sections this run measured ---------------------------------
+COLD_OVER_WARM_MAX = 1.25  # cold `quick` (empty compilation cache) within 1.25x of warm `quick`
+COMPILE_WAIT_MAX = 0.15  # compile wait <= 15% of a cold sweep's wall time, for every quick preset
+PUBLIC_COLD_MIN, PUBLIC_WARM_MIN = 2.0, 4.0  # depthlab cold >= 2x, warm >= 4x faster than the public code
+PAPER_PEAK_MIN = 0.70  # paper-scale learner rows >= 70% of the measured fp32 GEMM peak
+PAPER_FLOOR_MAX = 1.25  # a whole paper-scale sweep cold within 1.25x of its FLOP floor
+
+
+def _target(name: str, goal: str, measured: str, met: bool | None, reason: str = "") -> dict[str, Any]:
+    return {"target": name, "goal": goal, "measured": measured, "met": met, "reason": "" if met else reason}
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cold-start targets against this report's measurements: one row per target with the measured value,
+    ``met`` (None where this run did not measure it: its section was not run or was skipped) and, where one is
+    not met, the measured reason (where the time went, from the same run)."""
+    rows: list[dict[str, Any]] = []
+    e = report.get("end_to_end") or {}
+    if "cold" in e and "warm" in e:
+        cold, warm = e["cold"], e["warm"]
+        ratio = cold["wall_s"] / warm["wall_s"]
+        rows.append(_target("quick cold / warm", f"<= {COLD_OVER_WARM_MAX}x", f"{ratio:.2f}x "
+                            f"({cold['wall_s']:.1f} / {warm['wall_s']:.1f} s)", ratio <= COLD_OVER_WARM_MAX,
+                            f"the cold run compiled {cold['compile_s']:.1f} s of programs (one compiler thread "
+                            f"beside numerics on {os.cpu_count()} cores) and waited {cold['compile_wait_s']:.1f} s; "
+                            f"cold - warm = {cold['wall_s'] - warm['wall_s']:.1f} s"))
+    else:
+        rows.append(_target("quick cold / warm", f"<= {COLD_OVER_WARM_MAX}x", "not measured (section end_to_end)",
+                            None))
+    sweeps = {name: v["cold"] for name, v in (report.get("cold_start") or {}).items() if "cold" in v}
+    if "cold" in e:
+        sweeps.setdefault("quick", e["cold"])
+    if sweeps:
+        over = {k: v for k, v in sweeps.items() if v["compile_wait_share"] > COMPILE_WAIT_MAX}
+        worst = max(sweeps, key=lambda k: sweeps[k]["compile_wait_share"])
+        reason = "; ".join(f"{k} {100 * v['compile_wait_share']:.0f}% (numerics {v['run_s']:.1f} s, programs "
+                           f"compiled {v['compile_s']:.1f} s, wall {v['wall_s']:.1f} s)"
+                           for k, v in sorted(over.items(), key=lambda kv: -kv[1]["compile_wait_share"]))
+        rows.append(_target("compile wait / cold wall, every quick preset", f"<= {100 * COMPILE_WAIT_MAX:.0f}%",
+                            f"{len(sweeps) - len(over)} of {len(sweeps)} presets within; worst {worst} "
+                            f"{100 * sweeps[worst]['compile_wait_share']:.0f}%", not over,
+                            "over: " + reason + " -- the sweep's numerics are shorter than compiling its programs"))
+    else:
+        rows.append(_target("compile wait / cold wall, every quick preset", f"<= {100 * COMPILE_WAIT_MAX:.0f}%",
+                            "not measured (sections end_to_end, cold_start)", None))
+    pc = report.get("public_code") or {}
+    if "median_s" in pc:
+        m = pc["median_s"]
+        comp = _median([r["cold_compile_s"] for r in pc["pairs"]])
+        for label, key, goal in (("cold", "public_over_cold", PUBLIC_COLD_MIN),
+                                 ("warm", "public_over_warm", PUBLIC_WARM_MIN)):
+            why = (f"depthlab cold {m['cold']:.1f} s of which {comp:.1f} s of programs compiled" if label == "cold"
+                   else f"depthlab warm {m['warm']:.1f} s against the public code's {m['public']:.1f} s")
+            rows.append(_target(f"public code / depthlab {label}", f">= {goal}x", f"{pc[key]:.2f}x",
+                                pc[key] >= goal, why))
+    else:
+        for label, goal in (("cold", PUBLIC_COLD_MIN), ("warm", PUBLIC_WARM_MIN)):
+            rows.append(_target(f"public code / depthlab {label}", f">= {goal}x",
+                                "not measured (" + pc.get("skipped", "section public_code") + ")", None))
+    paper = [r for r in report.get("learners", []) if r["scale"] == "paper"]
+    if paper:
+        low = min(paper, key=lambda r: r["of_peak"])
+        under = [r for r in paper if r["of_peak"] < PAPER_PEAK_MIN]
+        rows.append(_target("paper-scale learners, fraction of fp32 GEMM peak", f">= {100 * PAPER_PEAK_MIN:.0f}%",
+                            f"lowest {low['method']} {100 * low['of_peak']:.0f}%", not under,
+                            "under: " + ", ".join(f"{r['method']} {r['gflops']:.0f} GFLOP/s "
+                                                  f"({100 * r['of_peak']:.0f}%)" for r in under)
+                            + f" against the square-GEMM peak {report['peak_fp32']:.0f} GFLOP/s"))
+    else:
+        rows.append(_target("paper-scale learners, fraction of fp32 GEMM peak", f">= {100 * PAPER_PEAK_MIN:.0f}%",
+                            "not measured (section learners)", None))
+    ps = report.get("paper_sweep")
+    if ps:
+        rows.append(_target("paper-scale sweep cold / FLOP floor", f"<= {PAPER_FLOOR_MAX}x",
+                            f"{ps['cold_over_floor']:.2f}x", ps["cold_over_floor"] <= PAPER_FLOOR_MAX,
+                            f"cold {ps['cold']['wall_s']:.0f} s ({ps['cold']['compile_s']:.0f} s of programs "
+                            f"compiled), warm {ps['warm']['wall_s']:.0f} s = {ps['warm_over_floor']:.2f}x the "
+                            f"floor of {ps['floor_s']:.0f} s"))
+    else:
+        rows.append(_target("paper-scale sweep cold / FLOP floor", f"<= {PAPER_FLOOR_MAX}x",
+                            "not measured (section paper_sweep)", None))
+    return rows
+
+
+def targets_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    verdict = {True: "met", False: "NOT met", None: "-"}
+    lines = ["", "| cold-start target | goal | measured | verdict | measured reason |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['target']} | {r['goal']} | {r['measured']} | {verdict[r['met']]} | {r['reason']} |")
+    return lines
 
 
 SECTIONS = ("all", "learners", "precision", "scaling", "memory", "recording", "end_to_end")
@@ -708,6 +801,7 @@ def main(out_dir: Path = Path("benchmarks/results"), sections: tuple[str, ...] =
     def save(partial: bool) -> None:  # after every section (and every cold_start preset): a stopped bench keeps
         report["suite_s"] = time.perf_counter() - t0  # what it measured
         report["partial"] = partial
+        report["targets"] = targets(report)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
         (out_dir / "bench.md").write_text(markdown(report))

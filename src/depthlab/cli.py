@@ -125,11 +125,12 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 @app.callback()
 def _main() -> None:
     """Experiments on why depth helps."""
-    from depthlab.sweep.grid import MemoryBudgetError, memory_budget, prefetch_window
+    from depthlab.sweep.grid import MemoryBudgetError, compile_threads, memory_budget, prefetch_window
 
     try:
         memory_budget()
         prefetch_window()
+        compile_threads()
     except (MemoryBudgetError, ValueError) as e:
         raise _fail(str(e)) from None
 

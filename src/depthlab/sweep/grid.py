@@ -74,6 +74,21 @@ def prefetch_window() -> int:
     return int(text)
 
 
+COMPILE_THREADS = 1  # programs compiled at once by the background compiler (measured choice: README "Cold start")
+
+
+def compile_threads() -> int:
+    """``$DEPTHLAB_COMPILE_THREADS`` programs compiled at once in the background (default ``COMPILE_THREADS``).
+    On 2 cores (Intel Xeon, JAX 0.10.2) a second thread took a small one_step preset from 13.9 to 12.5 s cold
+    and left ``quick`` at 106-111 s cold either way: compilation competes with the numerics for the same cores."""
+    text = os.environ.get("DEPTHLAB_COMPILE_THREADS", "").strip()
+    if not text:
+        return COMPILE_THREADS
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"DEPTHLAB_COMPILE_THREADS={text!r}: expected a whole number of threads (1 or more)")
+    return int(text)
+
+
 # Bump when a change alters the numbers a given configuration produces (invalidates stored cells).
 ALGORITHM_VERSION = 7  # 2: M_W ignores neurons with zero weights; 3: one-step sphere init at unit preactivation;
 # 4: trials run in fixed blocks of ``trial_block`` (before: batches sized by the trial count; last-bit changes);

@@ -63,7 +63,7 @@ from jax import Array
 from depthlab import metrics
 from depthlab.learners.base import LearnerSpec
 from depthlab.provenance import environment, now
-from depthlab.sweep.grid import Cell
+from depthlab.sweep.grid import Cell, compile_threads
 
 
 @dataclass
@@ -370,7 +370,15 @@ _PROGRAMS: dict[tuple[str, ...], Future[Any]] = {}  # compiling, or compiled for
 _RECENT: OrderedDict[tuple[str, ...], Future[Any]] = OrderedDict()
 KEEP_RECENT = 16
 _LOCK = threading.Lock()
-_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="depthlab-compile")
+_COMPILER: ThreadPoolExecutor | None = None  # the background compiler, started by the first program submitted
+
+
+def _compiler() -> ThreadPoolExecutor:
+    """The background compiler: ``compile_threads()`` threads (call with ``_LOCK`` held)."""
+    global _COMPILER
+    if _COMPILER is None:
+        _COMPILER = ThreadPoolExecutor(max_workers=compile_threads(), thread_name_prefix="depthlab-compile")
+    return _COMPILER
 # Seconds each program took to compile (or to load from the persistent cache), until the first cell that uses
 # it takes the number (``compile_seconds``): a program shared by several cells is counted once.
 _COMPILE_SECONDS: dict[tuple[str, ...], float] = {}
@@ -438,7 +446,7 @@ def _submit(key: tuple[str, ...], build: Callable[[], Any], timed: bool = True) 
     with _LOCK:
         fut = _PROGRAMS.get(key)
         if fut is None:
-            fut = _RECENT.pop(key, None) or _COMPILER.submit(_timed(key, build) if timed else build)
+            fut = _RECENT.pop(key, None) or _compiler().submit(_timed(key, build) if timed else build)
             _PROGRAMS[key] = fut
         return fut
 
