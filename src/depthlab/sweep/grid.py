@@ -80,7 +80,7 @@ COMPILE_THREADS = 1  # programs compiled at once by the background compiler (mea
 def compile_threads() -> int:
     """``$DEPTHLAB_COMPILE_THREADS`` programs compiled at once in the background (default ``COMPILE_THREADS``).
     On 2 cores (Intel Xeon, JAX 0.10.2) a second thread took a small one_step preset from 13.9 to 12.5 s cold
-    and left ``quick`` at 106-111 s cold either way: compilation competes with the numerics for the same cores."""
+    and slowed ``quick`` from 104-106 to 111 s cold: compilation competes with the numerics for the same cores."""
     text = os.environ.get("DEPTHLAB_COMPILE_THREADS", "").strip()
     if not text:
         return COMPILE_THREADS
