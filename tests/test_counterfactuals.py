@@ -97,8 +97,15 @@ class World:
 
         self.set(method, th.metric, f)
 
-    def context(self, trials: int = 20, seed: int = 0) -> CheckContext:
+    def context(self, trials: int = 20, seed: int = 0, instances: bool = False) -> CheckContext:
+        """The planted sweep. ``instances``: every trial's target instance has its own law (a hierarchical
+        target's a* signs): its reference levels are REFS x s_t, s_t = exp(0.25 u_t) spread over trials (as
+        E f*^2 spreads 0.44-0.69 over dandi2025-deep-quick's instances), and its test_mse is the planted value
+        x s_t, i.e. the planted value is the error in units of the trial's own levels; the checks get the
+        per-trial levels (``instance_levels``) and one instance's levels (REFS) as ``references``."""
         p, rng, rows = self.preset, np.random.default_rng(seed), []
+        spread = {t: math.exp(0.25 * float(u)) if instances else 1.0
+                  for t, u in enumerate(np.random.default_rng([seed, 7]).standard_normal(trials))}
         metrics = (*METRICS, *sorted({m for _, m in self.curves} - set(METRICS)))  # e.g. per-branch overlaps
         for method in p.methods:
             for d in p.ds:
@@ -110,6 +117,7 @@ class World:
                         for m in metrics:
                             f = self.curves.get((method, m))
                             row[m] = f(d, n, kappa, z) if f else BASE
+                        row["test_mse"] *= spread[t]
                         rows.append(row)
         steps = (0, *log_points(1000, 20))
         along = [{"method": m, "d": r["d"], "n": r["n"], "kappa": r["kappa"], "trial": r["trial"], "step": s,
@@ -118,7 +126,9 @@ class World:
                  for z in [float(rng.standard_normal())] for s in steps]
         return CheckContext(aggregate(rows), {d: REFS for d in p.ds}, trial_rows=rows,
                             predictions=p.predictions, thresholds={m: p.threshold_for(m) for m in p.methods},
-                            n_boot=200, curves=summarize(along))
+                            n_boot=200, curves=summarize(along),
+                            instance_levels=(lambda d, t: {k: v * spread[t] for k, v in REFS.items()})
+                            if instances else None)
 
 
 def _bound_value(c: BoundCheck) -> float:
@@ -157,7 +167,7 @@ def _reaches(level: float, t_hit: float) -> Any:
     return lambda t, z: level * (0.5 + 0.5 * t / t_hit) * (1 + NOISE * z)
 
 
-def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
+def build(preset: Preset, check: Any, claim_holds: bool, instances: bool = False) -> CheckContext:
     w = World(preset)
     d_top = max(preset.ds)
     if isinstance(check, OrderingCheck):  # counterfactual: no advantage, every learner ties
@@ -228,7 +238,7 @@ def build(preset: Preset, check: Any, claim_holds: bool) -> CheckContext:
         w.law(check.method, preset.threshold_for(check.method), holds if claim_holds else fails)
     else:
         raise AssertionError(f"no counterfactual for check kind {type(check).__name__}: add one")
-    return w.context()
+    return w.context(instances=instances)
 
 
 def check_min_ds(check: Any) -> int:
@@ -266,6 +276,85 @@ def test_check_passes_where_the_claim_holds_and_fails_where_it_is_false(preset_n
     (bad,) = run_checks([check], build(preset, check, False))
     assert good.status == "PASS", good.detail
     assert bad.status == "FAIL", bad.detail
+
+
+def _judges_test_mse_relatively(check: Any) -> bool:
+    return (isinstance(check, LeavesTrivialCheck)
+            or (isinstance(check, BoundCheck) and check.reference is not None and check.metric == "test_mse")
+            or (isinstance(check, RelationCheck) and check.relative_to_trivial and check.y == "test_mse")
+            or (isinstance(check, ExponentOrderingCheck | ExponentBoundCheck) and check.relative_to is not None
+                and check.metric == "test_mse"))
+
+
+INSTANCE_CASES = [(p.name, i, c.name) for p in all_presets() for i, c in enumerate(p.all_checks())
+                  if getattr(p.target, "family", "") in ("sight", "might", "deep") and (
+                      _judges_test_mse_relatively(c) or isinstance(c, PredictionCheck))
+                  and not (isinstance(c, ExponentBoundCheck) and c.min_slope is None and c.max_slope is None)]
+
+
+@pytest.mark.parametrize(("preset_name", "index", "check_name"), INSTANCE_CASES,
+                         ids=[f"{a}:{c}" for a, _, c in INSTANCE_CASES])
+def test_checks_judge_each_trial_against_its_own_instances_levels(preset_name, index, check_name):
+    """A hierarchical target's law depends on its instance: the same planted worlds, each trial's errors and
+    levels scaled by its instance's own factor, give the same verdicts when every trial is judged against its
+    own instance's levels."""
+    preset = next(p for p in all_presets() if p.name == preset_name)
+    check = preset.all_checks()[index]
+    if isinstance(check, PredictionCheck | ExponentBoundCheck) and len(preset.ds) < check_min_ds(check):
+        preset = _multi_d(preset)
+        check = next(c for c in preset.all_checks() if c.name == check_name)
+    if isinstance(check, PredictionCheck) and preset.threshold_for(check.method).relative_to is None:
+        pytest.skip("an absolute threshold: no reference level involved")
+    (good,) = run_checks([check], build(preset, check, True, instances=True))
+    (bad,) = run_checks([check], build(preset, check, False, instances=True))
+    assert good.status == "PASS", good.detail
+    assert bad.status == "FAIL", bad.detail
+
+
+def _instance_ctx(own: list[float], reference: float, ratio_start: float, ratio_end: float) -> CheckContext:
+    """One d, two n; trial t's instance has E f*^2 = own[t] and the learner's test_mse is ratio x own[t];
+    ``reference`` is E f*^2 of the one instance ``references`` holds."""
+    rows = [{"preset": "p", "method": "m", "d": 32, "n": n, "kappa": kappa, "trial": t, "status": "ok",
+             "test_mse": ratio * e * (1 + 0.01 * (t % 3))}
+            for n, kappa, ratio in ((32, 1.0, ratio_start), (1024, 2.0, ratio_end)) for t, e in enumerate(own)]
+    return CheckContext(aggregate(rows), {32: {"trivial": reference}}, trial_rows=rows, n_boot=500,
+                        instance_levels=lambda d, t: {"trivial": own[t]})
+
+
+def _one_instance(ctx: CheckContext) -> CheckContext:
+    """The same trials judged against the one instance's levels ``references`` (as before per-instance levels)."""
+    return CheckContext(ctx.rows, ctx.references, trial_rows=ctx.trial_rows, n_boot=500)
+
+
+def test_leaving_the_trivial_level_is_judged_against_each_trials_own_level():
+    """Both ways one instance's E f*^2 misjudges trials whose own levels differ from it (dandi2025-deep-quick:
+    seed 0's 0.43 against per-trial 0.44-0.69). A learner that ends at 0.75 of its own E f*^2 has not fallen
+    to 0.7 x: against a level 10% above the trials' own it passes, against its own it FAILs. A learner that
+    falls to 0.5 x its own level has: against a level a third below the trials' own it fails, against its own
+    it PASSes."""
+    check = LeavesTrivialCheck(name="leaves", methods=["m"], start_fraction=0.8, end_fraction=0.7)
+    own = [0.59, 0.6, 0.61, 0.6, 0.59, 0.61, 0.6, 0.6]
+    short = _instance_ctx(own, 1.1 * 0.6, 1.0, 0.75)
+    (res,) = run_checks([check], short)
+    assert res.status == "FAIL", res.detail
+    assert "own E f*^2" in res.detail
+    (wrong,) = run_checks([check], _one_instance(short))
+    assert wrong.status == "PASS", wrong.detail
+    learns = _instance_ctx([0.6 + 0.01 * t for t in range(8)], 0.43, 1.0, 0.5)
+    (res,) = run_checks([check], learns)
+    assert res.status == "PASS", res.detail
+    (wrong,) = run_checks([check], _one_instance(learns))
+    assert wrong.status == "FAIL", wrong.detail
+
+
+def test_a_bound_relative_to_a_level_reads_each_trials_own_level():
+    check = BoundCheck(name="b", method="m", op="<", reference="trivial", factor=0.5)
+    own = [0.6, 0.7, 0.65, 0.62, 0.68]
+    (res,) = run_checks([check], _instance_ctx(own, 0.43, 1.0, 0.4))  # 0.4 x own < 0.5 x own: holds
+    assert res.status == "PASS", res.detail
+    assert res.measured["value"] == pytest.approx(0.4, rel=0.03)
+    (res,) = run_checks([check], _instance_ctx(own, 0.43, 1.0, 0.6))
+    assert res.status == "FAIL", res.detail
 
 
 def test_every_check_kind_used_by_a_preset_has_a_counterfactual():

@@ -125,3 +125,32 @@ def test_every_reference_a_preset_check_or_threshold_names_is_provided():
         for d in p.ds:
             have = set(p.target_for(d).reference_levels(num_samples=2_000))
             assert names <= have, (p.name, d, names - have)
+
+
+def test_a_hierarchical_targets_levels_are_each_trials_own_instances():
+    """The law of a hierarchical target depends on its instance (the a* signs: P(h) a is not distributed as
+    P(h) for P = He_2), so every trial gets its own instance's levels: the instance the runner trains that
+    trial on, whose E f*^2 is that instance's plain Monte Carlo mean of f*^2; index targets, whose law every
+    instance shares, have none (one instance stands for all)."""
+    from depthlab.presets import get_preset
+    from depthlab.sweep.grid import expand
+    from depthlab.sweep.runner import instance_function, trial_instance
+
+    p = get_preset("dandi2025-deep-quick")
+    cell = expand(p)[0]
+    t = cell.target
+    for trial in (0, 3):
+        ran, _ = instance_function(cell)(jnp.asarray(p.seed, jnp.uint32), jnp.asarray(trial, jnp.uint32))
+        own = trial_instance(t, p.seed, trial)
+        np.testing.assert_allclose(np.asarray(ran.w_star), np.asarray(own.w_star), atol=1e-6)
+        for a, b in zip(ran.signs, own.signs, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    levels = [t.instance_reference_levels(trial_instance(t, p.seed, k), num_samples=50_000) for k in range(6)]
+    trivial = [lv["trivial"] for lv in levels]
+    assert max(trivial) - min(trivial) > 0.05, trivial  # the instances' laws differ
+    f = np.asarray(t.sample(trial_instance(t, p.seed, 2), jax.random.PRNGKey(99), 200_000).f, dtype=np.float64)
+    sd = float(np.std(f**2)) * math.sqrt(1 / 200_000 + 1 / 50_000)
+    assert abs(float(np.mean(f**2)) - trivial[2]) < 4 * sd, (np.mean(f**2), trivial[2], sd)
+    q = get_preset("nichani2023-quadratic-quick")
+    tq = q.target_for(q.ds[0])
+    assert tq.instance_reference_levels(trial_instance(tq, 0, 1)) is None

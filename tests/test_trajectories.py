@@ -249,3 +249,18 @@ def test_the_report_draws_the_recorded_dynamics(stored, tmp_path):
     assert res.curves and {c.metric for c in res.curves} >= {"test_mse", "overlap_w"}
     page = write_report(res, tmp_path / "rep").read_text()
     assert 'alt="metrics along training"' in page and (tmp_path / "rep" / "figures" / "trajectories.png").exists()
+
+
+def test_a_stored_hierarchical_sweep_is_judged_against_each_trials_own_instance(stored):
+    """quick's SIGHT target: its law depends on the instance, so the checks read every trial's own levels, those
+    of the instance that trial trained on (runner.trial_instance with the sweep's seed)."""
+    from depthlab.results import load_results
+    from depthlab.sweep.runner import trial_instance
+
+    res = load_results(stored, "quick")
+    assert res.instance_dependent and res.context.instance_levels is not None
+    d = res.ds[0]
+    target = res.preset.target_for(d)
+    assert res.instance_levels(d, 1) == target.instance_reference_levels(trial_instance(target, res.preset.seed, 1))
+    leaves = next(r for kind, r in res.check_results if "trivial" in r.name)
+    assert "own E f*^2" in leaves.detail and "instances" in leaves.detail, leaves.detail

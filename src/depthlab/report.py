@@ -20,6 +20,7 @@ import datetime as _dt
 import functools
 import json
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,8 +221,22 @@ def _aggregate_table(res: SweepResults) -> Table:
 
 
 def _references_table(res: SweepResults) -> Table:
+    """The target's reference levels at each d; where its law depends on the instance (the checks then judge each
+    trial against its own instance's levels), the median and range over the sweep's trials' instances."""
     keys = sorted({k for ref in res.references.values() for k in ref})
-    return _table(["d", *keys], [[str(d), *[_num(ref.get(k)) for k in keys]] for d, ref in res.references.items()])
+    if not res.instance_dependent:
+        return _table(["d", *keys], [[str(d), *[_num(ref.get(k)) for k in keys]] for d, ref in res.references.items()])
+    rows = []
+    for d in res.ds:
+        trials = sorted({int(r["trial"]) for r in res.rows if int(r["d"]) == d})
+        own = [res._own_levels(d, t) for t in trials]
+        cells = []
+        for k in keys:
+            v = [lv[k] for lv in own if k in lv]
+            cells.append(f"{_num(statistics.median(v))} ({_num(min(v))}-{_num(max(v))} over {len(v)} instances)"
+                         if v else "")
+        rows.append([str(d), *cells])
+    return _table(["d", *keys], rows)
 
 
 def _provenance(res: SweepResults) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class SweepResults:
     seed: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # method -> why its exponent could not be measured
     trajectories: list[dict[str, Any]] = field(default_factory=list)  # recorded along training (Store.trajectory_rows)
+    _instance_levels: dict[tuple[int, int], dict[str, float] | None] = field(default_factory=dict, repr=False)
 
     @cached_property
     def curves(self) -> list[Curve]:
@@ -71,6 +72,30 @@ class SweepResults:
         """Reference error levels of the target at each d (``TargetSpec.reference_levels``)."""
         return {d: self.preset.target_for(d).reference_levels() for d in self.ds}
 
+    @property
+    def instance_dependent(self) -> bool:
+        """Whether the target's law depends on its drawn instance, so that each trial is judged against its own
+        instance's reference levels (``instance_levels``) instead of ``references``."""
+        return bool(self.ds) and self.instance_levels(self.ds[0], 0) is not None
+
+    def instance_levels(self, d: int, trial: int) -> dict[str, float] | None:
+        """The reference levels of trial ``trial``'s own target instance at d (the instance every cell of that
+        (d, trial) trained on: ``runner.trial_instance`` with the sweep's seed), where the target's law depends
+        on the instance (``TargetSpec.instance_reference_levels``); None where it does not. Memoised."""
+        key = (d, trial)
+        if key not in self._instance_levels:
+            from depthlab.sweep.runner import trial_instance
+
+            target = self.preset.target_for(d)
+            self._instance_levels[key] = target.instance_reference_levels(
+                trial_instance(target, self.preset.seed, trial))
+        return self._instance_levels[key]
+
+    def _own_levels(self, d: int, trial: int) -> dict[str, float]:
+        levels = self.instance_levels(d, trial)
+        assert levels is not None
+        return levels
+
     @cached_property
     def context(self) -> CheckContext:
         return CheckContext(
@@ -78,6 +103,7 @@ class SweepResults:
             curves=self.curves,
             thresholds={m: self.preset.threshold_for(m) for m in self.preset.methods},
             n_boot=self.n_boot, level=self.level, seed=self.seed,
+            instance_levels=self._own_levels if self.instance_dependent else None,
         )
 
     @cached_property

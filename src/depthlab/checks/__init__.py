@@ -9,6 +9,11 @@ it (more trials would settle it). A claim that one learner beats another is a cl
 (``factor``: the least advantage the check calls an advantage, with its reason), so that two learners that tie
 FAIL instead of passing on noise. Thresholds are fields of the check, written in the preset.
 
+Where the law of (x, f*) depends on the target's instance (a hierarchical target's a* signs: E f*^2 spreads
+0.44-0.69 over dandi2025-deep-quick's instances), a threshold relative to a reference level is judged trial by
+trial against that trial's own instance's level (``CheckContext.relative``: each trial's metric divided by its
+own level, ``TargetSpec.instance_reference_levels``), not against one instance's.
+
 ``PredictionCheck`` compares a method's measured sample-complexity exponent (the slope of log n* vs log d over
 at least 3 d, with a bootstrap interval; ``depthlab.exponents``) with the preset's ``Prediction`` for that
 method (``depthlab.theory``): a verdict from the interval, PASS / FAIL / INCONCLUSIVE, or INFO with fewer d.
@@ -17,13 +22,14 @@ method (``depthlab.theory``): a verdict from the interval, PASS / FAIL / INCONCL
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from depthlab.analysis import AggregateRow
+from depthlab.analysis import AggregateRow, aggregate
 from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
 from depthlab.metrics import MetricName
@@ -64,7 +70,49 @@ class CheckContext:
     n_boot: int = 1000
     level: float = 0.95
     seed: int = 0
+    # (d, trial) -> the reference levels of that trial's own target instance, where the target's law depends on
+    # its instance (TargetSpec.instance_reference_levels); None where one instance's levels stand for all
+    instance_levels: Callable[[int, int], dict[str, float]] | None = None
+    normalised_by: str | None = None  # set on a view (``relative``): "metric / own reference"
     _exponents: dict[str, MethodExponent] = field(default_factory=dict, repr=False)
+    _views: dict[tuple[str, str], CheckContext] = field(default_factory=dict, repr=False)
+
+    def relative(self, metric: str, reference: str) -> CheckContext:
+        """The context in which a claim "``metric`` op x times ``reference``" is judged. Where the target's law
+        depends on its instance (``instance_levels``), a view: every trial's ``metric`` divided by its own
+        instance's ``reference`` level, and every reference level 1, so that x is compared with the trials'
+        normalised values (medians and bootstrap intervals over them) instead of with one instance's level.
+        Elsewhere this context itself: dividing by a level every instance shares changes no verdict."""
+        if self.instance_levels is None or self.normalised_by is not None or not self.trial_rows:
+            return self
+        if (metric, reference) not in self._views:
+            rows: list[dict[str, Any]] = []
+            for r in self.trial_rows:
+                levels = self.instance_levels(int(r["d"]), int(r["trial"]))
+                if reference not in levels:
+                    raise LookupError(f"reference level {reference!r} unknown; have {sorted(levels)}")
+                v = r.get(metric)
+                rows.append({**{k: r.get(k) for k in ("preset", "method", "d", "n", "kappa", "trial", "status")},
+                             metric: None if v is None else float(v) / levels[reference]})
+            ds = sorted({int(r["d"]) for r in rows})
+            self._views[(metric, reference)] = CheckContext(
+                aggregate(rows), {d: {reference: 1.0} for d in ds}, trial_rows=rows, predictions=self.predictions,
+                thresholds=self.thresholds, curves=self.curves, n_boot=self.n_boot, level=self.level,
+                seed=self.seed, instance_levels=self.instance_levels,
+                normalised_by=f"{metric} / its trial's own {reference}",
+            )
+        return self._views[(metric, reference)]
+
+    def level_summary(self, reference: str, d: int | None = None) -> str:
+        """The level ``reference`` at d (largest by default) as the checks use it: one number, or where every
+        trial has its own (``instance_levels``) their median and range over the trials' instances."""
+        d = self.d if d is None else d
+        if self.instance_levels is None:
+            return _fmt(self.references.get(d, {}).get(reference, math.nan))
+        trials = sorted({int(r["trial"]) for r in self.trial_rows if int(r["d"]) == d})
+        vals = np.array([self.instance_levels(d, t).get(reference, math.nan) for t in trials])
+        return (f"{_fmt(float(np.median(vals)))} (median over {len(vals)} instances, {_fmt(float(vals.min()))}-"
+                f"{_fmt(float(vals.max()))})")
 
     def threshold(self, method: str) -> Threshold:
         pred = self.predictions.get(method)
@@ -77,13 +125,15 @@ class CheckContext:
         medians stand in for the trials, so the intervals collapse to the point estimates."""
         if method not in self._exponents:
             th = self.threshold(method)
-            rows = self.trials_or_medians(th.metric)
+            ctx = self if th.relative_to is None else self.relative(th.metric, th.relative_to)
+            rows = ctx.trials_or_medians(th.metric)
             ds = sorted({int(r["d"]) for r in rows if r["method"] == method})
             if not ds:
                 raise LookupError(f"no results for method {method!r}")
+            own = " (each trial's own instance)" if ctx.normalised_by else ""
             self._exponents[method] = bootstrap_exponent(
-                rows, method, th.by_d(self.references, ds), th.metric, th.op,
-                n_boot=self.n_boot, level=self.level, seed=self.seed, describe=th.describe(),
+                rows, method, th.by_d(ctx.references, ds), th.metric, th.op,
+                n_boot=self.n_boot, level=self.level, seed=self.seed, describe=th.describe() + own,
             )
         return self._exponents[method]
 
@@ -299,20 +349,24 @@ class BoundCheck(_Check):
     factor: float = Field(default=1.0, description="bound = factor x the reference level (with reference)")
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
-        c = ctx.cell(self.method, self.metric, self.at)
+        if self.reference is None and self.value is None:
+            raise ValueError(f"check {self.name!r}: set value or reference")
+        view = ctx if self.reference is None else ctx.relative(self.metric, self.reference)
+        c = view.cell(self.method, self.metric, self.at)
+        name = view.normalised_by or self.metric
         if self.reference is not None:
-            ref = ctx.references.get(ctx.d, {})
+            ref = view.references.get(view.d, {})
             if self.reference not in ref:
                 raise LookupError(f"reference level {self.reference!r} unknown; have {sorted(ref)}")
             bound = self.factor * ref[self.reference]
             what = f"{self.factor:g} x {self.reference} = {_fmt(bound)}"
-        elif self.value is not None:
-            bound, what = self.value, _fmt(self.value)
+            if view.normalised_by:
+                what = f"{self.factor:g} ({self.reference}: {ctx.level_summary(self.reference)})"
         else:
-            raise ValueError(f"check {self.name!r}: set value or reference")
+            bound, what = float(self.value or 0.0), _fmt(float(self.value or 0.0))
         status, detail = _verdict(
             [side(c.lo, c.hi, self.op, bound)],
-            f"{self.method} {self.metric} = {c.show()} at kappa={c.kappa:.3g}, d={c.d}  {self.op} {what}",
+            f"{self.method} {name} = {c.show()} at kappa={c.kappa:.3g}, d={c.d}  {self.op} {what}",
         )
         return CheckResult(self.name, status, detail, {"value": c.median, "lo": c.lo, "hi": c.hi, "bound": bound})
 
@@ -358,19 +412,21 @@ class LeavesTrivialCheck(_Check):
         return self
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
-        trivial = ctx.references.get(ctx.d, {}).get("trivial", float("nan"))
+        view = ctx.relative("test_mse", "trivial")
+        trivial = view.references.get(view.d, {}).get("trivial", float("nan"))
         parts, statuses, measured = [], [], {"trivial": trivial}
         for m in self.methods:
-            c0 = ctx.cell(m, "test_mse", "kappa_min")
-            c1 = ctx.cell(m, "test_mse", "kappa_max")
+            c0 = view.cell(m, "test_mse", "kappa_min")
+            c1 = view.cell(m, "test_mse", "kappa_max")
             st = worst([side(c0.lo, c0.hi, ">", self.start_fraction * trivial),
                         side(c1.lo, c1.hi, "<", self.end_fraction * trivial)])
             statuses.append(st)
             parts.append(f"{m} {c0.show()} -> {c1.show()}{_mark(st)}")
             measured[f"{m}_start"], measured[f"{m}_end"] = c0.median, c1.median
+        head = (f"test_mse / each trial's own E f*^2 (E f*^2 {ctx.level_summary('trivial')})" if view.normalised_by
+                else f"E f*^2 = {_fmt(trivial)}")
         status, detail = _verdict(statuses, (
-            f"E f*^2 = {_fmt(trivial)}; need start >= {self.start_fraction:g}x, end <= {self.end_fraction:g}x: "
-            + ", ".join(parts)
+            f"{head}; need start >= {self.start_fraction:g}x, end <= {self.end_fraction:g}x: " + ", ".join(parts)
         ))
         return CheckResult(self.name, status, detail, measured)
 
@@ -410,7 +466,10 @@ class RelationCheck(_Check):
             xv, yv = r.get(self.x), r.get(self.y)
             if xv is None or yv is None or not (math.isfinite(float(xv)) and math.isfinite(float(yv))):
                 continue
-            scale = ctx.references.get(int(r["d"]), {}).get("trivial", 1.0) if self.relative_to_trivial else 1.0
+            scale = 1.0
+            if self.relative_to_trivial:  # the trial's own instance's E f*^2 where the law depends on it
+                scale = (ctx.instance_levels(int(r["d"]), int(r["trial"]))["trivial"] if ctx.instance_levels
+                         else ctx.references.get(int(r["d"]), {}).get("trivial", 1.0))
             cells.setdefault((int(r["d"]), int(r["n"])), []).append((float(xv), float(yv) / scale))
         if len(cells) < self.min_cells:
             raise LookupError(f"{self.method}: {len(cells)} cells with both {self.x} and {self.y}, need "
@@ -462,11 +521,16 @@ class _ExponentCheck(_Check):
         ds = sorted({r.d for r in ctx.rows if r.method == method})
         if len(ds) < self.min_ds:  # a slope claim is not judged from one or two d (information, as predictions)
             raise Undecided("INFO", f"{method} has results at d = {ds}; a slope needs >= {self.min_ds} values of d")
+        ctx = self._view(ctx)
         fit = exponent(ctx.rows, method, self._tau(ctx, ds), self.metric, self.op)
         if fit.bound == "none" or math.isnan(fit.slope):
             raise Undecided("INCONCLUSIVE", f"{method}'s slope is not measured on this grid ({fit.describe()}): "
                             "extend the kappa grid so that its n* crosses the threshold inside it at the smaller d")
         return fit
+
+    def _view(self, ctx: CheckContext) -> CheckContext:
+        """Where thresholds are relative: the context judging every trial against its own instance's level."""
+        return ctx if self.relative_to is None else ctx.relative(self.metric, self.relative_to)
 
     def _tau(self, ctx: CheckContext, ds: list[int]) -> float | dict[int, float]:
         """The threshold, absolute or at each d relative to that d's reference level."""
@@ -480,13 +544,15 @@ class _ExponentCheck(_Check):
     def interval(self, ctx: CheckContext, method: str) -> tuple[ExponentFit, tuple[float, float]]:
         """The fit and its bootstrap interval widened by the grid error, open on a censored side."""
         fit = self.fit(ctx, method)  # validates: enough d, usable crossings
+        ctx = self._view(ctx)
         tau = self._tau(ctx, sorted({r.d for r in ctx.rows if r.method == method}))
         me = bootstrap_exponent(ctx.trials_or_medians(self.metric), method, tau, self.metric, self.op,
                                 n_boot=ctx.n_boot, level=ctx.level, seed=ctx.seed)
         return fit, me.judged_interval
 
-    def _what(self) -> str:
+    def _what(self, ctx: CheckContext) -> str:
         rel = f" x {self.relative_to}" if self.relative_to else ""
+        rel += " (each trial's own instance)" if rel and ctx.instance_levels else ""
         return f"n* = first n with {self.metric} {self.op} {self.threshold:g}{rel}"
 
 
@@ -512,7 +578,7 @@ class ExponentOrderingCheck(_ExponentCheck):
             if a_lo + self.margin > b_hi:
                 status = "FAIL"
         detail = "; ".join(f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}]" for f, (lo, hi) in got)
-        detail += f"  [{self._what()}, margin {self.margin:g}]"
+        detail += f"  [{self._what(ctx)}, margin {self.margin:g}]"
         return CheckResult(self.name, status, detail, {f"{f.method}_slope": f.slope for f, _ in got})
 
 
@@ -536,7 +602,7 @@ class ExponentBoundCheck(_ExponentCheck):
         if self.min_slope is None and self.max_slope is None:  # a measurement the paper states no bound for
             status = "INFO"
         rng = f"[{_fmt(a)}, {_fmt(b)}]"
-        detail = f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}] in {rng}  [{self._what()}]"
+        detail = f"{f.describe()} [CI {_fmt(lo)}, {_fmt(hi)}] in {rng}  [{self._what(ctx)}]"
         return CheckResult(self.name, status, detail, {"slope": f.slope, "ci_lo": lo, "ci_hi": hi})
 
 

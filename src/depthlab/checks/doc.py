@@ -125,7 +125,11 @@ def markdown() -> str:
         "(an interval straddles the threshold or is wider than the band, or nothing was measured; "
         "`depthlab check` exits 3 if no check FAILs), INFO (an exponent over fewer than 3 d, or one no paper "
         "bounds; never "
-        "judged). Removed as true by construction or ruled out by the preset itself: \"kernel cannot beat the "
+        "judged). A threshold relative to a reference level (x E f*^2, x best_quadratic, ...) is the level of "
+        "each trial's own target instance where the target's law depends on the instance (the hierarchical "
+        "targets: their a* signs), each trial's metric divided by its own level (tests: the same planted worlds "
+        "with every trial's errors and levels scaled by its own factor); elsewhere the level every instance "
+        "shares. Removed as true by construction or ruled out by the preset itself: \"kernel cannot beat the "
         "best quadratic\" (Dandi), \"one step beats random features of the same width\" and \"transfer beats the "
         "one-step net from scratch\" (Damian), the kernel's d^(2p) predictions (Nichani: beyond every grid).",
         "",

@@ -64,6 +64,7 @@ from depthlab import metrics
 from depthlab.learners.base import LearnerSpec
 from depthlab.provenance import environment, now
 from depthlab.sweep.grid import Cell, compile_threads
+from depthlab.targets.base import TargetSpec
 
 
 @dataclass
@@ -157,13 +158,20 @@ def num_chunks(n: int) -> int:
     return -(-n // TRAIN_CHUNK)
 
 
+def trial_instance(target: TargetSpec, seed: Array | int, trial: Array | int) -> Any:
+    """The target instance of trial ``trial`` at the target's d: ``target.draw(k_target)`` as every cell of
+    that (d, trial) draws it (module docstring), e.g. to compute that instance's own reference levels."""
+    k_target, _, _ = jax.random.split(trial_base_key(seed, target.d, trial), 3)
+    return target.draw(k_target)
+
+
 def instance_function(cell: Cell) -> Callable[[Array, Array], tuple[Any, Any]]:
     """(seed, trial) -> (target instance, test batch): one per (d, trial), shared by every method and n."""
-    target, d, n_test = cell.target, cell.d, cell.n_test
+    target, n_test = cell.target, cell.n_test
 
     def draw(seed: Array, trial: Array) -> tuple[Any, Any]:
-        k_target, _, k_test = jax.random.split(trial_base_key(seed, d, trial), 3)
-        inst = target.draw(k_target)
+        inst = trial_instance(target, seed, trial)
+        _, _, k_test = jax.random.split(trial_base_key(seed, target.d, trial), 3)
         return inst, target.sample(inst, k_test, n_test)
 
     return draw

@@ -230,8 +230,17 @@ class HierarchicalTarget(TargetSpec):
           W*, for kappa <= 2 at eps = 1/2); only when the feature count is moderate.
         """
         key = jax.random.PRNGKey(seed)
-        inst = self.draw(jax.random.fold_in(key, 1))
-        b = self.sample(inst, jax.random.fold_in(key, 2), num_samples)
+        return self._levels(self.draw(jax.random.fold_in(key, 1)), jax.random.fold_in(key, 2), num_samples)
+
+    def instance_reference_levels(self, inst: HierInstance, num_samples: int = 200_000,
+                                  seed: int = 0) -> dict[str, float]:
+        """``reference_levels`` of the drawn instance ``inst`` (its own W*, a* signs): the law of (x, f*) depends
+        on the signs -- P(h) * a is not distributed as P(h) for P = He_2 -- so each trial is judged against its
+        own instance's levels (``TargetSpec.instance_reference_levels``)."""
+        return self._levels(inst, jax.random.fold_in(jax.random.PRNGKey(seed), 2), num_samples)
+
+    def _levels(self, inst: HierInstance, key: Array, num_samples: int) -> dict[str, float]:
+        b = self.sample(inst, key, num_samples)
         z = np.asarray(b.z, dtype=np.float64)
         f = np.asarray(b.f, dtype=np.float64)
         h = np.asarray(b.h, dtype=np.float64)
