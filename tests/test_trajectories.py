@@ -262,5 +262,7 @@ def test_a_stored_hierarchical_sweep_is_judged_against_each_trials_own_instance(
     d = res.ds[0]
     target = res.preset.target_for(d)
     assert res.instance_levels(d, 1) == target.instance_reference_levels(trial_instance(target, res.preset.seed, 1))
+    own = sorted(res.instance_levels(d, t)["trivial"] for t in range(res.trials))
+    assert res.typical_references[d]["trivial"] == pytest.approx(float(np.median(own)))  # what figures draw
     leaves = next(r for kind, r in res.check_results if "trivial" in r.name)
     assert "own E f*^2" in leaves.detail and "instances" in leaves.detail, leaves.detail

@@ -218,10 +218,6 @@ def _stored_preset(store: Store, ref: str | None) -> tuple[Preset, int, int]:
     return stored, int(row["sweep_id"]), int(row["trials"])
 
 
-def _references(preset: Preset, ds: list[int]) -> dict[int, dict[str, float]]:
-    return {d: preset.target_for(d).reference_levels() for d in ds}
-
-
 @app.command()
 def presets() -> None:
     """List the presets: name, paper, grid size, estimated runtime on 2 cores, description."""
@@ -796,7 +792,8 @@ def plot(
 
             along = st.trajectory_rows(sweep_id, trials)
         else:
-            agg = aggregate(st.trial_rows(sweep_id, trials))
+            rows = st.trial_rows(sweep_id, trials)
+            agg = aggregate(rows)
     if trajectories:
         if not along:
             raise _fail(f"the stored sweep of {p.name!r} recorded no trajectories: run it with --set "
@@ -810,7 +807,9 @@ def plot(
     if not agg:
         raise _fail(f"the stored sweep of {p.name!r} has no finished trials yet")
     ds = sorted({a.d for a in agg})
-    refs = _references(p, ds)
+    from depthlab.results import typical_references
+
+    refs = typical_references(p, rows)  # per-instance targets: the median over the trials' own instances
     title = f"{p.name}: {p.description}"
     predicted = {m: pr.kappa_at(max(ds)) for m, pr in p.predictions.items()}
     tau = p.threshold.at(refs[max(ds)]) if p.threshold.metric == "test_mse" else None

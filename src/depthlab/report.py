@@ -114,22 +114,25 @@ def _figures(res: SweepResults, out: Path) -> list[Figure]:
     predicted = {m: pr.kappa_at(d_top) for m, pr in p.predictions.items() if m in res.methods}
     exps = res.exponents
     th = p.threshold
-    tau = th.at(res.references.get(d_top, {})) if th.metric == "test_mse" else None
+    refs = res.typical_references  # per-instance targets: the median over the trials' own instances
+    own = " (each the median over the trials' own target instances)" if res.instance_dependent else ""
+    tau = th.at(refs.get(d_top, {})) if th.metric == "test_mse" else None
     stars = {m: pt.kappa for m, me in exps.items() if p.threshold_for(m) == th
              for pt in me.points if pt.d == d_top and not pt.censored}
     title = f"{p.name}: {p.description}"
     figs: list[Figure] = []
     err = plot_error(res.aggregates, out / "error_vs_kappa.png", title=title, roles=p.method_roles,
-                     references=res.references, theory=p.theory, predicted=predicted, threshold=tau, kappa_stars=stars)
+                     references=refs, theory=p.theory, predicted=predicted, threshold=tau, kappa_stars=stars)
     figs.append(_img(err[0], "test error vs kappa",
                      f"Test MSE vs kappa (median over {res.trials} trials, band: interquartile range) at d = "
-                     f"{', '.join(map(str, res.ds))}. Dotted horizontal lines: reference levels and the n* "
+                     f"{', '.join(map(str, res.ds))}. Dotted horizontal lines: reference levels"
+                     f"{own} and the n* "
                      f"threshold ({th.describe()}); short vertical ticks on it: measured kappa* at d = {d_top}; "
                      "dashed vertical lines in a method's colour: its predicted kappa*; grey: the theory's named "
                      "thresholds."))
     other = {p.threshold_for(m) for m in res.methods} - {th}
-    metric_tau = {t.metric: t.at(res.references.get(d_top, {})) for t in other
-                  if t.metric != "test_mse" and (t.relative_to is None or t.relative_to in res.references[d_top])}
+    metric_tau = {t.metric: t.at(refs.get(d_top, {})) for t in other
+                  if t.metric != "test_mse" and (t.relative_to is None or t.relative_to in refs[d_top])}
     ov = plot_overlaps(res.aggregates, out / "overlaps_vs_kappa.png", title=title, roles=p.method_roles,
                        theory=p.theory, thresholds=metric_tau)
     if ov:

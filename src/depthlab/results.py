@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -84,12 +86,13 @@ class SweepResults:
         on the instance (``TargetSpec.instance_reference_levels``); None where it does not. Memoised."""
         key = (d, trial)
         if key not in self._instance_levels:
-            from depthlab.sweep.runner import trial_instance
-
-            target = self.preset.target_for(d)
-            self._instance_levels[key] = target.instance_reference_levels(
-                trial_instance(target, self.preset.seed, trial))
+            self._instance_levels[key] = instance_levels_of(self.preset)(d, trial)
         return self._instance_levels[key]
+
+    @cached_property
+    def typical_references(self) -> dict[int, dict[str, float]]:
+        """The levels a figure draws at each d (``typical_references``)."""
+        return typical_references(self.preset, self.rows, self.instance_levels)
 
     def _own_levels(self, d: int, trial: int) -> dict[str, float]:
         levels = self.instance_levels(d, trial)
@@ -183,6 +186,37 @@ class SweepResults:
     @property
     def finished_cells(self) -> int:
         return len({(a.method, a.d, a.n) for a in self.aggregates})
+
+
+def instance_levels_of(preset: Preset) -> Callable[[int, int], dict[str, float] | None]:
+    """(d, trial) -> the reference levels of that trial's own target instance (the one every cell of that (d,
+    trial) trained on: ``runner.trial_instance`` with the sweep's seed), None where the target's law is the same
+    for every instance (``TargetSpec.instance_reference_levels``)."""
+    from depthlab.sweep.runner import trial_instance
+
+    def levels(d: int, trial: int) -> dict[str, float] | None:
+        target = preset.target_for(d)
+        return target.instance_reference_levels(trial_instance(target, preset.seed, trial))
+
+    return levels
+
+
+def typical_references(
+    preset: Preset, rows: list[dict[str, Any]],
+    instance_levels: Callable[[int, int], dict[str, float] | None] | None = None,
+) -> dict[int, dict[str, float]]:
+    """The reference levels a figure draws at each d of ``rows``: where the target's law depends on its instance,
+    each level's median over the trials' own instances (the checks read every trial's own); else the one level
+    every instance shares (``TargetSpec.reference_levels``)."""
+    levels = instance_levels or instance_levels_of(preset)
+    out = {}
+    for d in sorted({int(r["d"]) for r in rows}):
+        own = [levels(d, t) for t in sorted({int(r["trial"]) for r in rows if int(r["d"]) == d})]
+        if not own or any(lv is None for lv in own):
+            out[d] = preset.target_for(d).reference_levels()
+        else:
+            out[d] = {k: statistics.median(lv[k] for lv in own if lv is not None) for k in own[0] or {}}
+    return out
 
 
 def stored_preset(config_json: str, current: Preset | None = None) -> Preset:
