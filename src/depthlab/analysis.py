@@ -43,6 +43,11 @@ def _metric_names(rows: list[Mapping[str, Any]]) -> list[str]:
     return [*METRICS, *more]
 
 
+def trials_at(rows: Iterable[Mapping[str, Any]], d: int) -> list[int]:
+    """The trial indices that per-trial ``rows`` hold at dimension d, sorted."""
+    return sorted({int(r["trial"]) for r in rows if int(r["d"]) == d})
+
+
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[AggregateRow]:
     """Group per-trial rows by (preset, method, d, n) and summarise every metric column."""
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)

@@ -29,6 +29,7 @@ from typing import Any
 import jinja2
 
 from depthlab import __version__
+from depthlab.analysis import trials_at
 from depthlab.checks import summarize
 from depthlab.metrics import REGISTRY
 from depthlab.results import SweepResults, fmt_kappa_ci
@@ -231,8 +232,7 @@ def _references_table(res: SweepResults) -> Table:
         return _table(["d", *keys], [[str(d), *[_num(ref.get(k)) for k in keys]] for d, ref in res.references.items()])
     rows = []
     for d in res.ds:
-        trials = sorted({int(r["trial"]) for r in res.rows if int(r["d"]) == d})
-        own = [res._own_levels(d, t) for t in trials]
+        own = [res._own_levels(d, t) for t in trials_at(res.rows, d)]
         cells = []
         for k in keys:
             v = [lv[k] for lv in own if k in lv]

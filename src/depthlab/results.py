@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from depthlab.analysis import AggregateRow, aggregate
+from depthlab.analysis import AggregateRow, aggregate, trials_at
 from depthlab.checks import CheckContext, CheckResult, PredictionCheck, run_checks
 from depthlab.config import format_validation_error
 from depthlab.exponents import MethodExponent
@@ -211,11 +211,9 @@ def typical_references(
     levels = instance_levels or instance_levels_of(preset)
     out = {}
     for d in sorted({int(r["d"]) for r in rows}):
-        own = [levels(d, t) for t in sorted({int(r["trial"]) for r in rows if int(r["d"]) == d})]
-        if not own or any(lv is None for lv in own):
-            out[d] = preset.target_for(d).reference_levels()
-        else:
-            out[d] = {k: statistics.median(lv[k] for lv in own if lv is not None) for k in own[0] or {}}
+        own = [lv for t in trials_at(rows, d) if (lv := levels(d, t)) is not None]
+        out[d] = ({k: statistics.median(lv[k] for lv in own) for k in own[0]} if own
+                  else preset.target_for(d).reference_levels())
     return out
 
 

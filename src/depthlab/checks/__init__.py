@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from depthlab.analysis import AggregateRow, aggregate
+from depthlab.analysis import AggregateRow, aggregate, trials_at
 from depthlab.config import Config
 from depthlab.exponents import ExponentFit, MethodExponent, bootstrap_exponent, exponent
 from depthlab.metrics import MetricName
@@ -109,8 +109,7 @@ class CheckContext:
         d = self.d if d is None else d
         if self.instance_levels is None:
             return _fmt(self.references.get(d, {}).get(reference, math.nan))
-        trials = sorted({int(r["trial"]) for r in self.trial_rows if int(r["d"]) == d})
-        vals = np.array([self.instance_levels(d, t).get(reference, math.nan) for t in trials])
+        vals = np.array([self.instance_levels(d, t).get(reference, math.nan) for t in trials_at(self.trial_rows, d)])
         return (f"{_fmt(float(np.median(vals)))} (median over {len(vals)} instances, {_fmt(float(vals.min()))}-"
                 f"{_fmt(float(vals.max()))})")
 
