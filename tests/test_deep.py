@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from depthlab.learners import LayerwiseDeep, LayerwiseThreeLayer
-from depthlab.learners.common import relu
+from depthlab.learners.common import relu, ridge_readout
 from depthlab.learners.deep import features_from, forward, init_deep, preactivation, upper_half_sse
 from depthlab.learners.three_layer import init_three_layer
 
@@ -175,3 +175,54 @@ def test_deep_target_top_polynomial():
     np.testing.assert_allclose(np.asarray(h3), np.asarray(want3), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="sigma_top"):
         HierarchicalTarget(family="sight", d=32, sigma_top="he2")
+
+
+@pytest.mark.parametrize("make", [lambda: LayerwiseThreeLayer(p2=10, **SMALL, center_labels=True),
+                                  lambda: LayerwiseDeep(widths=(10, 8), **SMALL, center_labels=True)],
+                         ids=["layerwise", "layerwise_deep"])
+def test_center_labels_makes_the_gd_stages_blind_to_a_label_shift(x64, make):
+    """center_labels: the hidden layers trained on y + c equal those trained on y (they fit y - mean(y)), and
+    those of the public-code learner trained on the centred labels; the readout fits the labels themselves."""
+    learner = make()
+    plain = learner.model_copy(update={"center_labels": False})
+    x, y = _data(4, 60, 6)
+    key = jax.random.PRNGKey(5)
+    hidden = (lambda p: (p.w1, p.w2)) if isinstance(learner, LayerwiseThreeLayer) else (lambda p: p.ws)
+    shifted = jax.jit(learner.fit)(key, x, y + 3.0)
+    centred = jax.jit(learner.fit)(key, x, y)
+    on_centred = jax.jit(plain.fit)(key, x, y - jnp.mean(y))
+    for a, b, c in zip(hidden(shifted), hidden(centred), hidden(on_centred), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(c), rtol=1e-8, atol=1e-10)
+    w_plain = hidden(jax.jit(plain.fit)(key, x, y + 3.0))[0]
+    assert float(jnp.max(jnp.abs(w_plain - hidden(shifted)[0]))) > 1e-3  # without it, the shift moves W_1
+    # the readout fits the labels themselves: shifting them by 3 adds the ridge fit of the constant 3
+    readout = (lambda p: p.w3) if isinstance(learner, LayerwiseThreeLayer) else (lambda p: p.readout)
+    feats = (relu(learner.hidden_preactivation(centred, x)) if isinstance(learner, LayerwiseThreeLayer)
+             else features_from(centred.ws, centred.bs, x))  # H = relu(h_{L-1}) of the readout
+    np.testing.assert_allclose(np.asarray(readout(shifted) - readout(centred)),
+                               np.asarray(ridge_readout(feats, jnp.full_like(y, 3.0), learner.ridge)),
+                               rtol=1e-7, atol=1e-9)
+
+
+def test_center_labels_at_l3_matches_the_three_layer_net(x64):
+    x, y = _data(6, 50, 5)
+    key = jax.random.PRNGKey(2)
+    p3 = jax.jit(LayerwiseThreeLayer(p2=8, **SMALL, center_labels=True).fit)(key, x, y + 1.0)
+    pd = jax.jit(LayerwiseDeep(widths=(8,), **SMALL, center_labels=True).fit)(key, x, y + 1.0)
+    for a, b in [(p3.w1, pd.ws[0]), (p3.w2, pd.ws[1]), (p3.w3, pd.readout)]:
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-8, atol=1e-10)
+
+
+def test_an_option_at_its_earlier_value_keeps_the_identity():
+    """center_labels = False (the numbers before the option existed) is left out of the learner's identity, so
+    stored cells keep their keys; True is part of it, also inside a tuned learner's base."""
+    from depthlab.learners.tuned import Tuned
+
+    off, on = LayerwiseThreeLayer(p1=16), LayerwiseThreeLayer(p1=16, center_labels=True)
+    assert "center_labels" not in off.identity() and on.identity()["center_labels"] is True
+    assert off.identity() == off.model_dump(mode="json", exclude={"max_n", "center_labels"})
+    assert "center_labels" not in LayerwiseDeep(p1=16).identity()
+    tuned = Tuned(base=on, param="ridge", values=[0.1, 1.0])
+    assert tuned.identity()["base"]["center_labels"] is True
+    assert "center_labels" not in Tuned(base=off, param="ridge", values=[0.1, 1.0]).identity()["base"]

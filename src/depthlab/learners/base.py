@@ -36,8 +36,8 @@ not change any number, so it is not part of a cell's identity.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
-from typing import Any, Literal, get_args
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal, get_args
 
 from jax import Array
 from pydantic import Field, PositiveInt
@@ -56,6 +56,23 @@ class LearnerSpec(Config):
     kind: str = Field(description="learner kind (discriminator)")
     max_n: PositiveInt | None = Field(default=None, description="run this learner only on cells with n <= max_n "
                                       "(None: all); skips cells, changes no number")
+
+    # Options added after stores held cells of this kind, each with the value that computes the earlier numbers:
+    # at that value the option is left out of ``identity``, so the cells keep their keys and their learner keys.
+    keyless_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def identity(self, top: bool = True) -> dict[str, Any]:
+        """The configuration that determines this learner's numbers, as JSON data: every field but ``max_n``
+        (which skips cells, at the top level) and the ``keyless_defaults`` at their value; a nested learner
+        (a tuned learner's base) by its own identity. The cell key, the learner's key salt and the evaluation
+        program's key are computed from it."""
+        omit = {k for k, v in self.keyless_defaults.items() if getattr(self, k) == v}
+        out = self.model_dump(mode="json", exclude=omit | ({"max_n"} if top else set()))
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, LearnerSpec) and name not in omit:
+                out[name] = value.identity(top=False)
+        return out
 
     @property
     def capabilities(self) -> frozenset[LearnerCapability]:

@@ -171,6 +171,12 @@ def stage_points(lengths: Sequence[int], count: int) -> list[tuple[int, ...]]:
     return out
 
 
+def stage_labels(y: Array, center: bool) -> Array:
+    """The labels a layer-wise net's GD stages fit: y, or y - mean(y) with ``center_labels`` (the readout fits y
+    itself either way; ``three_layer`` module docstring says why)."""
+    return y - jnp.mean(y) if center else y
+
+
 def schedule_of(stages: Sequence[tuple[str, int]], count: int) -> tuple[tuple[int, str], ...]:
     """(global step, stage) of every recorded point of a run made of ``stages`` (name, steps): first (0,
     'init'), then ``stage_points``; the order in which ``staged_values`` stacks the recorded values."""

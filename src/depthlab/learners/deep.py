@@ -21,6 +21,8 @@ at their initialisation:
   (q_2 = 1; q_l for l >= 3 below)
   readout:                                     w_L = (H^T H + lambda n I)^{-1} H^T y,  H = relu(h_{L-1})
 
+(``center_labels``: every GD stage fits y - mean(y), the readout y itself; off by default, as the 3-layer net's.)
+
 with g_1 = grad_{W_1} / m and g_l = grad_{W_l} / n for l >= 2 (the public code's quirk for W_2, kept for every
 upper layer). "T iterations" = int(T / 0.7) steps.
 
@@ -48,7 +50,7 @@ Widths: p_1 = int(n_max^{1-delta}) (delta = 0.1) unless given, then ``widths`` (
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
@@ -66,6 +68,7 @@ from depthlab.learners.common import (
     run_stage,
     schedule_of,
     stack_values,
+    stage_labels,
     stage_points,
     uniform_bias,
 )
@@ -122,6 +125,8 @@ class LayerwiseDeep(LearnerSpec):
         {"first_layer", "hidden_preactivation", "trajectory"})
     plot_role: ClassVar[PlotRole] = "scaled_up"  # its colour and marker in figures (plots.ROLE_STYLES)
 
+    keyless_defaults: ClassVar[Mapping[str, Any]] = {"center_labels": False}  # an option added later
+
     kind: Literal["layerwise_deep"] = Field(default="layerwise_deep", description="learner kind (discriminator)")
     p1: PositiveInt | None = Field(default=None, description="first hidden width; None: int(n_max^(1-delta)) as "
                                    "the 3-layer net (public code)")
@@ -147,6 +152,8 @@ class LayerwiseDeep(LearnerSpec):
                                   "T iterations = int(T / batch_fraction) steps (example yaml)")
     ridge: float = Field(default=1.0, description="lambda in the readout w_L = (H^T H + lambda n I)^{-1} H^T y")
     sampler: Sampler = Field(default="window", description="minibatch sampler (learners.common.minibatch_loop)")
+    center_labels: bool = Field(default=False, description="every GD stage fits y - mean(y), the readout y itself "
+                                "(False: every stage fits y, public code; learners.three_layer docstring)")
 
     @field_validator("widths", mode="before")
     @classmethod
@@ -207,6 +214,7 @@ class LayerwiseDeep(LearnerSpec):
         stages = self._stages(d)
         points = stage_points([s for _, s in stages], count) if probe is not None else [()] * len(stages)
         m = batch_size(n, self.batch_fraction)
+        yg = stage_labels(y, self.center_labels)  # what the GD stages fit
 
         def readout(p: DeepParams) -> DeepParams:
             return p._replace(readout=ridge_readout(features_from(p.ws, p.bs, x), y, self.ridge))
@@ -240,7 +248,7 @@ class LayerwiseDeep(LearnerSpec):
             def probe_w(w: Array, i: int = i, base: DeepParams = params) -> dict[str, Array]:
                 return probe_at(base._replace(ws=(*base.ws[:i], w, *base.ws[i + 1:])))
 
-            w, v = run_stage(kstage[i], (a, y), m, steps, step, params.ws[i], self.sampler,
+            w, v = run_stage(kstage[i], (a, yg), m, steps, step, params.ws[i], self.sampler,
                              probe_w if probe is not None else None, points[i])
             params = params._replace(ws=(*params.ws[:i], w, *params.ws[i + 1:]))
             recorded.append(v)

@@ -13,6 +13,10 @@ Layer-wise (``LayerwiseThreeLayer``):
   2. T_2 = int(5 d^{3/2}):     W_2 <- W_2 - 4 lr (sqrt(p2) g_2 / (eps p1) + reg2 d^{-3/2} W_2)
      (the layer-1 features relu(W_1 x + b_1) are frozen, so they are computed once for the stage)
   3. w_3 = (H^T H + lambda n I)^{-1} H^T y  with H = relu(W_2 relu(W_1 x + b_1) + b_2)  (ridge readout)
+  With ``center_labels`` the two GD stages fit y - mean(y) (the training labels' mean) and the readout fits y
+  itself (off by default: the public code trains on y). Why: at init the net outputs ~0, so a label mean c adds
+  c E[grad f] to the stage-1 gradient, a degree-0 pull on W_1 that carries no information on W*; on the deep
+  target (E f* up to 0.42) it weighs on W_1 (``dandi2025-deep-centred``). Not in the papers: our option.
 
 Joint (``JointThreeLayer``): T_2 steps updating all three layers with prefactor 0.15 lr:
   W_1 -= 0.15 lr (sqrt(p1) g_1/eps^2 + reg1 W_1),  W_2 -= 0.15 lr (sqrt(p2) g_2/(eps p1) + reg2 d^{-3/2} W_2),
@@ -24,7 +28,7 @@ Widths: p1 = int(n_max^{1-delta}) with delta = 0.1 (n_max the largest n of the s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
@@ -42,6 +46,7 @@ from depthlab.learners.common import (
     run_stage,
     schedule_of,
     stack_values,
+    stage_labels,
     stage_points,
     uniform_bias,
 )
@@ -147,6 +152,8 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
 
     plot_role: ClassVar[PlotRole] = "three_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
+    keyless_defaults: ClassVar[Mapping[str, Any]] = {"center_labels": False}  # an option added later
+
     kind: Literal["layerwise"] = Field(default="layerwise", description="learner kind (discriminator)")
     t1_coef: PositiveFloat = Field(default=15.0, description="T_1 = int(t1_coef ln d) stage-1 iterations on W_1 "
                                    "(public code)")
@@ -157,6 +164,8 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
     data: Literal["shared", "fresh"] = Field(
         default="shared", description="'shared': every stage reuses the n samples (public code); 'fresh': three "
         "disjoint thirds of the n samples, one per stage")
+    center_labels: bool = Field(default=False, description="the GD stages fit y - mean(y), the readout y itself "
+                                "(False: every stage fits y, public code; module docstring)")
 
     def _stages(self, d: int, n: int) -> list[tuple[str, int]]:
         """(name, minibatch steps) of the two trained stages; the step counts depend on d only."""
@@ -184,18 +193,20 @@ class LayerwiseThreeLayer(_ThreeLayerBase):
         p1, p2, eps, lr = self.width1, self.p2, self.eps_init, self.lr
         kinit, k1, k2 = jax.random.split(key, 3)
         params = init_three_layer(kinit, d, p1, p2, eps, x.dtype)
+        yg = stage_labels(y, self.center_labels)  # what the GD stages fit
         if self.data == "fresh":
             if n < 6:
                 raise ValueError(f"data='fresh' splits n into three stages; n = {n} is too small")
             s = n // 3
             (x1, y1), (x2, y2), (x3, y3) = (
-                (x[:s], y[:s]),
-                (x[s : 2 * s], y[s : 2 * s]),
+                (x[:s], yg[:s]),
+                (x[s : 2 * s], yg[s : 2 * s]),
                 (x[2 * s :], y[2 * s :]),
             )
         else:
             x1 = x2 = x3 = x
-            y1 = y2 = y3 = y
+            y1 = y2 = yg
+            y3 = y
         (_, steps1), (_, steps2) = self._stages(d, n)
         pts1, pts2 = stage_points([steps1, steps2], count) if probe is not None else ((), ())
 

@@ -144,7 +144,7 @@ class Cell:
     def identity(self) -> dict[str, Any]:
         ident = {
             "target": self.target.model_dump(mode="json"),
-            "learner": self.learner.model_dump(mode="json", exclude={"max_n"}),
+            "learner": self.learner.identity(),
             "n": self.n,
             "n_test": self.n_test,
             "seed": self.seed,

@@ -149,7 +149,7 @@ def trial_base_key(seed: Array | int, d: int, trial: Array | int) -> Array:
 
 def learner_salt(learner: LearnerSpec) -> int:
     """The learner's key offset: a function of its resolved configuration only (not of the method's name)."""
-    blob = json.dumps(learner.model_dump(mode="json", exclude={"max_n"}), sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(learner.identity(), sort_keys=True, separators=(",", ":"))
     return zlib.crc32(blob.encode()) & 0x7FFFFFFF
 
 
@@ -295,7 +295,7 @@ def eval_key(cell: Cell, chunk: int, params: Any) -> tuple[str, ...]:
     """What the evaluation program depends on: the target, the learner's configuration, the test size, the
     precision, the block, and the shapes and dtypes of the parameters (``params``: a pytree of shape structs,
     the fit program's output), not n."""
-    learner = json.dumps(cell.learner.model_dump(mode="json", exclude={"max_n"}), sort_keys=True)
+    learner = json.dumps(cell.learner.identity(), sort_keys=True)
     shapes = str(jax.tree.map(lambda a: (tuple(a.shape), str(a.dtype)), params))
     return ("eval", _target_json(cell), learner, str(cell.n_test), cell.precision, str(chunk),
             str(jax.tree.structure(params)), shapes)
