@@ -105,6 +105,26 @@ def test_depth2_learns_the_ball_and_beats_its_linear_ablation():
     assert lin["test_mse"] > 1.5 * deep["test_mse"]
 
 
+def test_depth2_recorded_error_starts_at_a_quarter_and_falls_along_gd():
+    """Recording along GD on the output neuron: step 0 is theta = 0, N = 1/2 everywhere, so the test MSE against
+    a 0/1 target is exactly 1/4; it then falls (the ball is learnable) and the last point is the trained net."""
+    t, inst, train, test = _easy_problem()
+    spec = TwoSigmoid(lr=32.0, steps=600).resolve(8, 2000, 2000)
+
+    def probe(prm):
+        return {"test_mse": jnp.mean((spec.predict(prm, test.x) - test.f) ** 2)}
+
+    prm, values = jax.jit(lambda k: spec.fit_recorded(k, train.x, train.y, probe, 8))(jax.random.PRNGKey(3))
+    steps = [s for s, _ in spec.record_schedule(8, 2000, 8)]
+    curve = np.asarray(values["test_mse"])
+    assert steps[0] == 0 and steps[-1] == 600 and curve.shape == (len(steps),)
+    assert curve[0] == pytest.approx(0.25, abs=1e-7)
+    assert curve[-1] < 0.05 and curve[-1] < curve[len(curve) // 2] < curve[0]
+    final = float(jnp.mean((spec.predict(jax.jit(spec.fit)(jax.random.PRNGKey(3), train.x, train.y), test.x)
+                            - test.f) ** 2))
+    assert curve[-1] == pytest.approx(final, rel=1e-5)
+
+
 def test_lstsq_readout_is_the_least_squares_fit_on_the_same_features():
     t, inst, train, test = _easy_problem()
     lstsq = TwoSigmoid(output="linear", readout="lstsq").resolve(8, 2000, 2000)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,7 @@ from jax import Array
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from depthlab.learners.base import LearnerCapability, LearnerSpec, PlotRole
-from depthlab.learners.common import uniform_bias
+from depthlab.learners.common import run_stage, schedule_of, stack_values, stage_points, uniform_bias
 from depthlab.linalg import orthonormal_columns, solve
 
 _SIGMOID_SQUARE_CURVATURE = 1 / 16 + 1 / (6 * math.sqrt(3))  # max sigma'^2 + max |sigma''| (|N - y| <= 1)
@@ -131,7 +131,8 @@ class TwoSigmoid(PolynomialWidth):
 
     plot_role: ClassVar[PlotRole] = "three_layer"  # its colour and marker in figures (plots.ROLE_STYLES)
 
-    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset()  # the hidden layer is frozen at random
+    # the hidden layer is frozen at random (no first layer learned); the output neuron trains by steps
+    capabilities: ClassVar[frozenset[LearnerCapability]] = frozenset({"trajectory"})
 
     kind: Literal["two_sigmoid"] = Field(default="two_sigmoid", description="learner kind (discriminator)")
     weight_scale: PositiveFloat = Field(
@@ -189,7 +190,23 @@ class TwoSigmoid(PolynomialWidth):
             w, b = jnp.concatenate([w, -w])[: self.width], jnp.concatenate([b, b])[: self.width]
         return w, b
 
+    def record_schedule(self, d: int, n: int, count: int) -> tuple[tuple[int, str], ...]:
+        """Stage ``output``: the GD steps on (v, v_0); the least-squares readout is one step (init, then fitted)."""
+        return schedule_of([("output", self.steps if self.readout == "gd" else 1)], count)
+
     def fit(self, key: Array, x: Array, y: Array) -> TwoSigmoidParams:
+        return self._train(key, x, y)[0]
+
+    def fit_recorded(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]],
+                     count: int) -> tuple[TwoSigmoidParams, dict[str, Array]]:
+        """Each recorded point evaluates the network with its output neuron at that GD step (step 0: theta = 0,
+        N = sigma(0) = 1/2 everywhere); the last point is the trained net."""
+        params, values = self._train(key, x, y, probe, count)
+        assert values is not None
+        return params, values
+
+    def _train(self, key: Array, x: Array, y: Array, probe: Callable[[Any], dict[str, Array]] | None = None,
+               count: int = 0) -> tuple[TwoSigmoidParams, dict[str, Array] | None]:
         n = x.shape[0]
         w, b = self.hidden(key, x)
         phi = jax.nn.sigmoid(x @ w.T + b)
@@ -198,19 +215,32 @@ class TwoSigmoid(PolynomialWidth):
         else:
             mean, sd = jnp.zeros_like(phi[0]), jnp.ones_like(phi[0])
         a = jnp.concatenate([(phi - mean) / sd, jnp.ones((n, 1), x.dtype)], axis=1)
+
+        def params_of(theta: Array) -> TwoSigmoidParams:
+            v = theta[:-1] / sd  # back to the raw features: u = v^T phi + v_0
+            return TwoSigmoidParams(w=w, b=b, v=v, v0=theta[-1] - v @ mean)
+
+        theta0 = jnp.zeros((self.width + 1,), x.dtype)
+        values = None
         if self.readout == "lstsq":  # argmin ||A theta - y||^2 (a 1e-8 relative ridge only for rank deficiency)
             g = a.T @ a / n
             ridge = 1e-8 * jnp.trace(g) / g.shape[0]
             theta = solve(g + ridge * jnp.eye(g.shape[0], dtype=x.dtype), a.T @ y / n)
+            if probe is not None:
+                values = stack_values([probe(params_of(theta0)), probe(params_of(theta))])
         else:
             step = self.lr / (self.curvature() * jnp.sum(a * a) / n)
 
-            def body(i: Array, theta: Array) -> Array:
-                return theta - step * output_gradient(theta, a, y, self.loss, self.output)
+            def body(theta: Array, batch: tuple[Array, ...]) -> Array:
+                return theta - step * output_gradient(theta, batch[0], batch[1], self.loss, self.output)
 
-            theta = jax.lax.fori_loop(0, self.steps, body, jnp.zeros((self.width + 1,), x.dtype))
-        v = theta[:-1] / sd  # back to the raw features: u = v^T phi + v_0
-        return TwoSigmoidParams(w=w, b=b, v=v, v0=theta[-1] - v @ mean)
+            # full batch: m = n, so run_stage is a plain fori_loop over the steps (segments of it when recording)
+            probe_at = (lambda t: probe(params_of(t))) if probe is not None else None
+            points = stage_points([self.steps], count)[0] if probe is not None else ()
+            theta, recorded = run_stage(key, (a, y), n, self.steps, body, theta0, "window", probe_at, points)
+            if probe_at is not None:
+                values = stack_values([probe_at(theta0), recorded])
+        return params_of(theta), values
 
     def preactivation(self, params: TwoSigmoidParams, x: Array) -> Array:
         """u(x) = v^T phi(x) + v_0, the output neuron's input."""

@@ -113,9 +113,74 @@ def _preset(law: str, quick: bool) -> Preset:
     })
 
 
+# error vs width (m = c d^2) and along training for the depth-2 net, error by distance from the boundary, and the
+# shallow net's error across widths (notes (f) 1 and 5); c = 1/16 ... 4
+WIDTHS: dict[str, float] = {"depth2_w1_16": 1 / 16, "depth2_w1_4": 0.25, "depth2": 1.0, "depth2_w4": 4.0}
+SHALLOW_WIDTHS: dict[str, dict[str, float]] = {"shallow_gd_d": {"width_power": 1.0}, "shallow_gd": {},
+                                               "shallow_gd_w4": {"width_coef": 4.0}}
+
+
+def _convergence_checks() -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = [
+        {"kind": "trajectory", "name": "depth-2 error falls along training", "method": "depth2",
+         "metric": "test_mse", "statistic": "change", "op": "<", "value": -0.15,
+         "description": "median over trials of test MSE(end) - test MSE(step 0) < -0.15 at the largest n, largest d: "
+                        "from 1/4 at theta = 0 (N = 1/2) to below 0.1, i.e. more than 60% of Var f* = 1/4 learned by "
+                        "GD on the output neuron (Thm 1)"},
+        {"kind": "trajectory", "name": "widest depth-2 net ends near 0", "method": "depth2_w4",
+         "metric": "test_mse", "statistic": "final", "op": "<", "value": 0.05,
+         "description": "width 4 d^2: median final test MSE < 0.05 (= 0.2 Var f*) at the largest n, largest d"},
+        {"kind": "ordering_every_d", "name": "depth-2 error falls with width (1/16 -> 4 d^2)",
+         "methods": ["depth2_w4", "depth2_w1_16"], "metric": "test_mse", "factor": 2.0,
+         "description": "median test MSE at width d^2/16 over median test MSE at width 4 d^2 > 2 at the largest n, "
+                        "every d (the same GD steps and samples: width is the only change)"},
+        {"kind": "ordering_every_d", "name": "depth-2 error falls with width (1/4 -> 1 d^2)",
+         "methods": ["depth2", "depth2_w1_4"], "metric": "test_mse", "factor": 1.25,
+         "description": "median test MSE at width d^2/4 over median test MSE at width d^2 > 1.25 at the largest n, "
+                        "every d (a middle step of the width ladder: the fall is not only at the small end)"},
+        {"kind": "metric_ordering", "name": "depth-2 errors sit near the boundary", "method": "depth2",
+         "metrics": ["boundary_error_q05", "boundary_error_far"], "factor": 2.0,
+         "description": "0-1 error among the 5% of the test mass nearest the sphere (each side) over the 0-1 error "
+                        "beyond 30% of the mass from it > 2 at the largest n, largest d (paired over trials): the "
+                        "residual error is a shell around ||x|| = r (a net that missed the radial feature errs "
+                        "everywhere)"},
+    ]
+    for m in SHALLOW_WIDTHS:
+        checks.append(
+            {"kind": "bound_every_d", "name": f"shallow GD at a constant error ({m})", "method": m,
+             "metric": "test_mse", "op": ">", "value": 0.1,
+             "description": "one-hidden-layer net by standard GD, width d, d^2 or 4 d^2: median test MSE > 0.1 "
+                            "(= 0.4 Var f*) at the largest n, every d (notes (f) 5: bounded away from 0 across "
+                            "widths)"})
+    return checks
+
+
+def _convergence(quick: bool) -> Preset:
+    methods: dict[str, dict[str, Any]] = {name: {**DEPTH2, "width_coef": c} for name, c in WIDTHS.items()}
+    methods |= {name: {**SHALLOW, **extra} for name, extra in SHALLOW_WIDTHS.items()}
+    return Preset.model_validate({
+        "name": "safran-lee2022-convergence" + ("-quick" if quick else ""),
+        "paper": "safran_lee2022",
+        "description": "1{||x|| <= median}, Eldan-Shamir law: depth-2 net at widths d^2/16 ... 4 d^2 recorded along "
+                       "GD, errors by distance from the boundary; shallow GD at widths d ... 4 d^2",
+        "est_runtime": "~3 min" if quick else "see README",
+        "target": {"family": "ball", "radius_law": "bessel"},
+        "methods": methods,
+        "roles": {"depth2_w1_16": "variant", "depth2_w1_4": "variant", "depth2_w4": "scaled_up",
+                  "shallow_gd_d": "variant", "shallow_gd_w4": "variant"},
+        "d": [16] if quick else [8, 16, 24],
+        "kappa_min": 2.5, "kappa_max": 3.0, "num_kappa": 2 if quick else 3,
+        "trials": 3 if quick else 5, "trial_block": 3 if quick else 5, "seed": 0, "n_test": 4096,
+        "record": {"steps": 20},
+        "checks": _convergence_checks(),
+    })
+
+
 PRESETS = [
     _preset("bessel", quick=True),
     _preset("bessel", quick=False),
     _preset("gaussian", quick=True),
     _preset("gaussian", quick=False),
+    _convergence(quick=True),
+    _convergence(quick=False),
 ]
