@@ -20,6 +20,7 @@ from depthlab.checks import CheckContext, TrajectoryCheck, run_checks
 from depthlab.cli import app
 from depthlab.learners.common import log_points, minibatch_loop, recorded_loop, schedule_of, stage_points
 from depthlab.presets import apply_overrides, get_preset
+from depthlab.presets.base import Preset
 from depthlab.store import SCHEMA_VERSION, Store
 from depthlab.sweep import plan, run_local
 from depthlab.sweep.grid import expand
@@ -266,3 +267,30 @@ def test_a_stored_hierarchical_sweep_is_judged_against_each_trials_own_instance(
     assert res.typical_references[d]["trivial"] == pytest.approx(float(np.median(own)))  # what figures draw
     leaves = next(r for kind, r in res.check_results if "trivial" in r.name)
     assert "own E f*^2" in leaves.detail and "instances" in leaves.detail, leaves.detail
+
+
+def test_band_errors_are_recorded_along_training_and_an_empty_band_is_missing_not_divergence(tmp_path):
+    """The 0-1 errors by distance from the boundary are recorded at every point of the schedule (where the
+    errors sit as training proceeds). On 4 test points the band q15 = [0.05, 0.15) of mass is empty (the
+    empirical CDF moves in steps of 1/4): it is stored as missing at every step and the trial stays ok (an
+    empty band is not a diverged run), while the other bands and metrics have values."""
+    data = get_preset("safran-lee2022-convergence-quick").model_dump()
+    data |= {"name": "band-tiny", "checks": [], "roles": {},
+             "methods": {"depth2": {**data["methods"]["depth2"], "steps": 60}}}
+    preset = apply_overrides(Preset.model_validate(data), ["d=[6]", "kappa_min=1.5", "kappa_max=2.0",
+                                                          "num_kappa=2", "n_test=4", "record.steps=4"], trials=2)
+    with Store(tmp_path / "bands.sqlite") as st_:
+        run_local(plan(preset, st_), st_)
+        row = st_.latest_sweep(preset.name)
+        trials = st_.trial_rows(row["sweep_id"], row["trials"])
+        along = _traj(st_, preset)
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    assert all(t["boundary_error_q15"] is None and t["test_mse"] is not None for t in trials)
+    bands = {f"boundary_error_{b}" for b in ("q05", "q15", "q30", "far")}
+    assert bands <= {r["metric"] for r in along}
+    cell = next(c for c in expand(preset) if c.record_count)
+    for b in bands:
+        mine = [r for r in along if r["metric"] == b and r["n"] == cell.n]
+        assert len(mine) == len(cell.schedule()) * preset.trials
+        assert all((r["value"] is None) == (b == "boundary_error_q15") for r in mine)
+        assert all(r["value"] is None or 0.0 <= r["value"] <= 1.0 for r in mine)

@@ -233,6 +233,13 @@ def base_metric(name: str) -> Metric | None:
     return base if base is not None and base.per_branch else None
 
 
+def is_part(name: str) -> bool:
+    """Whether a stored name is one part of a metric of parts (``boundary_error_q05``): a part may be empty
+    (nan) on a test set without the run having diverged."""
+    m = base_metric(name)
+    return m is not None and bool(m.parts)
+
+
 def check_metric_name(name: str) -> str:
     """``name`` if it is a registered metric (or a per-branch one, ``overlap_w_b0``); else ValueError."""
     if base_metric(name) is None:
@@ -253,9 +260,10 @@ def evaluate_along(
     target: TargetSpec, inst: Any, learner: LearnerSpec, params: Any, train: Batch, test: Batch
 ) -> dict[str, Array]:
     """The metrics recorded along training (``record.steps``): every metric of ``evaluate`` except the
-    constants of the target (``trivial_mse``) and the metrics of parts (errors by band)."""
-    skip = {"trivial_mse", *(f"{m.name}_{p}" for m in REGISTRY.values() for p in m.parts)}
-    return {k: v for k, v in evaluate(target, inst, learner, params, train, test).items() if k not in skip}
+    constants of the target (``trivial_mse``). The metrics of parts are recorded by part (e.g. the 0-1 error
+    by distance from the boundary, ``boundary_error_q05`` ... ``_far``: where the errors sit as training
+    proceeds); a part that is empty on the test set is nan at every step, stored as missing."""
+    return {k: v for k, v in evaluate(target, inst, learner, params, train, test).items() if k != "trivial_mse"}
 
 
 MetricPart = Literal["all", "train", "test"]
